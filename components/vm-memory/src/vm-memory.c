@@ -6,7 +6,12 @@
  * region that answered last, then bisect. The layout only changes when the
  * caller guarantees no concurrent access (see the header), so the array needs
  * no lock; the "last hit" hint is a relaxed atomic because accessors on
- * several threads update it.
+ * several threads update it, and it sits on a cache line of its own so that
+ * those updates do not bounce the line holding the region table.
+ *
+ * Ranges are [gpa, gpa + len) with len >= 1 and a last byte gpa + len - 1
+ * that does not wrap: a region may end exactly at 2^64, a range may not go
+ * past it.
  */
 #include "vm-memory/vm-memory.h"
 
@@ -17,37 +22,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define CACHE_LINE 64
 
 typedef struct VMemRegion {
     uint64_t gpa;
     uint64_t size;
     uint8_t *host;
-    int fd;
-    uint64_t fd_offset;
-    VMemBacking backing;
     _Atomic uint64_t *dirty; /* one bit per 4 KiB page */
     uint64_t dirty_words;
+    uint64_t fd_offset;
+    int fd;
+    VMemBacking backing;
 } VMemRegion;
 
 struct VMemMap {
-    VMemRegion regions[VMEM_MAX_REGIONS];
     unsigned n;
-    atomic_uint hint;
     atomic_bool logging;
+    VMemRegion regions[VMEM_MAX_REGIONS];
+    /* Written by readers: keep it away from the read-mostly fields. */
+    _Alignas(CACHE_LINE) atomic_uint hint;
 };
 
 static uint64_t host_page_size(void)
 {
-    static uint64_t cached;
-    if (!cached) {
-        long ps = sysconf(_SC_PAGESIZE);
-        cached = ps > 0 ? (uint64_t)ps : 4096;
+    static _Atomic uint64_t cached;
+    uint64_t ps = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!ps) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (uint64_t)v : 4096;
+        atomic_store_explicit(&cached, ps, memory_order_relaxed);
     }
-    return cached;
+    return ps;
 }
 
-/* True when [gpa, gpa + len) is non-empty and does not wrap. */
+/* True when the range is empty or its last byte does not wrap past 2^64 - 1. */
 static inline bool range_ok(uint64_t gpa, uint64_t len)
 {
     return len == 0 || gpa + (len - 1) >= gpa;
@@ -61,8 +72,11 @@ static inline bool region_contains(const VMemRegion *r, uint64_t gpa)
 /* Index of the region holding @gpa, or -1. */
 static int find_index(const VMemMap *map, uint64_t gpa)
 {
+    /* The hint is the only field accessors write; the map is otherwise read
+     * only while accessors run, so casting const away here is sound. */
+    atomic_uint *hint = &((VMemMap *)map)->hint;
     unsigned n = map->n;
-    unsigned h = atomic_load_explicit(&((VMemMap *)map)->hint, memory_order_relaxed);
+    unsigned h = atomic_load_explicit(hint, memory_order_relaxed);
 
     if (h < n && region_contains(&map->regions[h], gpa)) {
         return (int)h;
@@ -76,7 +90,7 @@ static int find_index(const VMemMap *map, uint64_t gpa)
         } else if (gpa - r->gpa >= r->size) {
             lo = mid + 1;
         } else {
-            atomic_store_explicit(&((VMemMap *)map)->hint, mid, memory_order_relaxed);
+            atomic_store_explicit(hint, mid, memory_order_relaxed);
             return (int)mid;
         }
     }
@@ -98,10 +112,12 @@ static inline VMemRegion *find_whole(VMemMap *map, uint64_t gpa, uint64_t len)
 }
 
 /*
- * Checks that [gpa, gpa + len) is covered by adjacent regions. Returns the
- * index of the first region, or -1.
+ * Checks that [gpa, gpa + len), len >= 1, is covered by adjacent regions.
+ * Returns the index of the region holding @gpa, or -1. When @ret_pieces is
+ * not NULL it receives the number of regions the range touches.
  */
-static int check_span(const VMemMap *map, uint64_t gpa, uint64_t len)
+static int check_span(const VMemMap *map, uint64_t gpa, uint64_t len,
+                      unsigned *ret_pieces)
 {
     if (len == 0 || !range_ok(gpa, len)) {
         return -1;
@@ -117,10 +133,13 @@ static int check_span(const VMemMap *map, uint64_t gpa, uint64_t len)
         const VMemRegion *r = &map->regions[i];
         uint64_t avail = r->size - (cur - r->gpa);
         if (left <= avail) {
+            if (ret_pieces) {
+                *ret_pieces = i - (unsigned)first + 1;
+            }
             return first;
         }
         left -= avail;
-        cur += avail; /* cannot wrap: range_ok() held */
+        cur += avail; /* cannot wrap: range_ok() held and bytes remain */
         if (++i >= map->n || map->regions[i].gpa != cur) {
             return -1;
         }
@@ -130,29 +149,42 @@ static int check_span(const VMemMap *map, uint64_t gpa, uint64_t len)
 /* ------------------------------------------------------------------------ */
 /* Dirty bitmap                                                              */
 
+/* Mask of @nbits bits (1..64) starting at bit @b, with b + nbits <= 64. */
+static inline uint64_t bit_mask(unsigned b, uint64_t nbits)
+{
+    return (nbits >= 64 ? ~UINT64_C(0) : ((UINT64_C(1) << nbits) - 1)) << b;
+}
+
+/*
+ * Sets the bits of the pages of [off, off + len) in region @r. The caller has
+ * already stored the guest data.
+ *
+ * The fence orders those stores before the bitmap is read: without it a
+ * store could still sit in this CPU's store buffer when we see the bit set
+ * and skip the update, while vmem_dirty_get_and_clear() clears the bit and
+ * the migration code copies the page without our data: the write would be
+ * lost. With it, either the reader's clear comes after our check (and the
+ * reader, whose clear is sequentially consistent, sees our data) or our
+ * fetch_or comes after its clear (and the next call reports the page).
+ * Skipping the read-modify-write when the bits are already set avoids
+ * bouncing the bitmap's cache line between threads writing hot pages.
+ */
 static void region_mark(VMemRegion *r, uint64_t off, uint64_t len)
 {
-    if (len == 0 || !r->dirty) {
+    if (len == 0) {
         return;
     }
-    uint64_t first = off >> VMEM_PAGE_SHIFT;
-    uint64_t last = (off + len - 1) >> VMEM_PAGE_SHIFT;
-    for (uint64_t p = first; p <= last;) {
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t p = off >> VMEM_PAGE_SHIFT;
+    uint64_t last = (off + (len - 1)) >> VMEM_PAGE_SHIFT;
+    while (p <= last) {
         uint64_t w = p / 64;
         unsigned b = (unsigned)(p % 64);
         uint64_t nbits = last - p + 1;
-        uint64_t mask;
-        if (b == 0 && nbits >= 64) {
-            mask = ~UINT64_C(0);
-            nbits = 64;
-        } else {
-            if (nbits > 64 - b) {
-                nbits = 64 - b;
-            }
-            mask = (nbits == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << nbits) - 1)) << b;
+        if (nbits > 64 - b) {
+            nbits = 64 - b;
         }
-        /* Avoid the atomic RMW (and the cache line bounce) when the bits are
-         * already set, the common case for hot ring pages. */
+        uint64_t mask = bit_mask(b, nbits);
         if ((atomic_load_explicit(&r->dirty[w], memory_order_relaxed) & mask) != mask) {
             atomic_fetch_or_explicit(&r->dirty[w], mask, memory_order_relaxed);
         }
@@ -162,14 +194,14 @@ static void region_mark(VMemRegion *r, uint64_t off, uint64_t len)
 
 static inline bool logging_on(const VMemMap *map)
 {
-    return atomic_load_explicit(&((VMemMap *)map)->logging, memory_order_relaxed);
+    return atomic_load_explicit(&map->logging, memory_order_relaxed);
 }
 
 /* Marks a range already known to be covered by regions starting at index i. */
 static void mark_span(VMemMap *map, unsigned i, uint64_t gpa, uint64_t len)
 {
     while (len) {
-        VMemRegion *r = &map->regions[i];
+        VMemRegion *r = &map->regions[i++];
         uint64_t off = gpa - r->gpa;
         uint64_t chunk = r->size - off;
         if (chunk > len) {
@@ -178,7 +210,6 @@ static void mark_span(VMemMap *map, unsigned i, uint64_t gpa, uint64_t len)
         region_mark(r, off, chunk);
         gpa += chunk;
         len -= chunk;
-        i++;
     }
 }
 
@@ -190,10 +221,14 @@ int vmem_map_new(VMemMap **ret_map)
     if (!ret_map) {
         return -EINVAL;
     }
-    VMemMap *map = calloc(1, sizeof(*map));
+    /* sizeof is a multiple of the alignment because of the _Alignas member. */
+    VMemMap *map = aligned_alloc(_Alignof(VMemMap), sizeof(*map));
     if (!map) {
         return -ENOMEM;
     }
+    memset(map, 0, sizeof(*map));
+    atomic_init(&map->hint, 0);
+    atomic_init(&map->logging, false);
     *ret_map = map;
     return 0;
 }
@@ -226,19 +261,24 @@ void vmem_map_free(VMemMap *map)
 static int check_new_region(const VMemMap *map, uint64_t gpa, uint64_t size)
 {
     uint64_t ps = host_page_size();
-    if (!map || size == 0 || (gpa % ps) || (size % ps) || !range_ok(gpa, size)) {
+    if (!map || size == 0 || (gpa % ps) || (size % ps) || !range_ok(gpa, size) ||
+        size > SIZE_MAX) {
         return -EINVAL;
     }
     if (map->n >= VMEM_MAX_REGIONS) {
         return -ENOSPC;
     }
-    if (size / VMEM_PAGE_SIZE / 64 + 1 > SIZE_MAX / sizeof(uint64_t)) {
-        return -EINVAL;
+    /* First region at or above gpa. */
+    unsigned lo = 0, hi = map->n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (map->regions[mid].gpa < gpa) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
     }
-    unsigned pos = 0;
-    while (pos < map->n && map->regions[pos].gpa < gpa) {
-        pos++;
-    }
+    unsigned pos = lo;
     uint64_t last = gpa + (size - 1);
     if (pos > 0) {
         const VMemRegion *prev = &map->regions[pos - 1];
@@ -252,21 +292,8 @@ static int check_new_region(const VMemMap *map, uint64_t gpa, uint64_t size)
     return (int)pos;
 }
 
-static int insert_region(VMemMap *map, unsigned pos, VMemRegion *r)
-{
-    r->dirty_words = (r->size / VMEM_PAGE_SIZE + 63) / 64;
-    r->dirty = calloc(r->dirty_words ? r->dirty_words : 1, sizeof(uint64_t));
-    if (!r->dirty) {
-        return -ENOMEM;
-    }
-    memmove(&map->regions[pos + 1], &map->regions[pos],
-            (map->n - pos) * sizeof(VMemRegion));
-    map->regions[pos] = *r;
-    map->n++;
-    atomic_store_explicit(&map->hint, 0, memory_order_relaxed);
-    return 0;
-}
-
+/* Maps and inserts a region; on failure nothing is left behind except @fd,
+ * which stays the caller's to close. */
 static int add_mapping(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
                        uint64_t fd_offset, VMemBacking backing, int mmap_flags)
 {
@@ -274,8 +301,10 @@ static int add_mapping(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
     if (pos < 0) {
         return pos;
     }
-    if (size > SIZE_MAX) {
-        return -EINVAL;
+    uint64_t words = (size / VMEM_PAGE_SIZE + 63) / 64;
+    _Atomic uint64_t *dirty = calloc(words, sizeof(uint64_t));
+    if (!dirty) {
+        return -ENOMEM;
     }
     void *host;
     if (fd < 0) {
@@ -286,17 +315,19 @@ static int add_mapping(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
                     (off_t)fd_offset);
     }
     if (host == MAP_FAILED) {
-        return -errno;
-    }
-    VMemRegion r = {
-        .gpa = gpa, .size = size, .host = host, .fd = fd,
-        .fd_offset = fd_offset, .backing = backing,
-    };
-    int rc = insert_region(map, (unsigned)pos, &r);
-    if (rc < 0) {
-        munmap(host, size);
+        int rc = -errno;
+        free((void *)dirty);
         return rc;
     }
+    memmove(&map->regions[pos + 1], &map->regions[pos],
+            (map->n - (unsigned)pos) * sizeof(VMemRegion));
+    map->regions[pos] = (VMemRegion){
+        .gpa = gpa, .size = size, .host = host, .dirty = dirty,
+        .dirty_words = words, .fd_offset = fd_offset, .fd = fd,
+        .backing = backing,
+    };
+    map->n++;
+    atomic_store_explicit(&map->hint, 0, memory_order_relaxed);
     return 0;
 }
 
@@ -311,6 +342,7 @@ int vmem_map_add_memfd(VMemMap *map, uint64_t gpa, uint64_t size,
     if (flags & ~(unsigned)(VMEM_MEMFD_SEAL | VMEM_NORESERVE)) {
         return -EINVAL;
     }
+    /* Validate before creating anything, so that bad input costs no fd. */
     int rc = check_new_region(map, gpa, size);
     if (rc < 0) {
         return rc;
@@ -351,6 +383,18 @@ int vmem_map_add_fd(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
     if (rc < 0) {
         return rc;
     }
+    if (size > (uint64_t)INT64_MAX - fd_offset) {
+        return -EINVAL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    /* Touching a mapped page beyond the end of a regular file raises SIGBUS:
+     * refuse a file that is too short rather than crash on first access. */
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < fd_offset + size) {
+        return -EINVAL;
+    }
     int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own < 0) {
         return -errno;
@@ -367,17 +411,17 @@ int vmem_map_remove(VMemMap *map, uint64_t gpa)
     if (!map) {
         return -EINVAL;
     }
-    for (unsigned i = 0; i < map->n; i++) {
-        if (map->regions[i].gpa == gpa) {
-            region_release(&map->regions[i]);
-            memmove(&map->regions[i], &map->regions[i + 1],
-                    (map->n - i - 1) * sizeof(VMemRegion));
-            map->n--;
-            atomic_store_explicit(&map->hint, 0, memory_order_relaxed);
-            return 0;
-        }
+    int i = find_index(map, gpa);
+    if (i < 0 || map->regions[i].gpa != gpa) {
+        return -ENOENT;
     }
-    return -ENOENT;
+    unsigned u = (unsigned)i;
+    region_release(&map->regions[u]);
+    memmove(&map->regions[u], &map->regions[u + 1],
+            (map->n - u - 1) * sizeof(VMemRegion));
+    map->n--;
+    atomic_store_explicit(&map->hint, 0, memory_order_relaxed);
+    return 0;
 }
 
 unsigned vmem_map_num_regions(const VMemMap *map)
@@ -445,6 +489,41 @@ int vmem_translate(VMemMap *map, uint64_t gpa, uint64_t len, void **ret_host)
     return 0;
 }
 
+int vmem_translate_iov(VMemMap *map, uint64_t gpa, uint64_t len,
+                       struct iovec *iov, unsigned iov_max, unsigned *ret_niov)
+{
+    if (!map || !ret_niov || (!iov && iov_max)) {
+        return -EINVAL;
+    }
+    if (len == 0) {
+        *ret_niov = 0;
+        return 0;
+    }
+    unsigned pieces;
+    int first = check_span(map, gpa, len, &pieces);
+    if (first < 0) {
+        return -EFAULT;
+    }
+    if (pieces > iov_max) {
+        return -ENOBUFS;
+    }
+    unsigned i = (unsigned)first;
+    for (unsigned k = 0; k < pieces; k++, i++) {
+        const VMemRegion *r = &map->regions[i];
+        uint64_t off = gpa - r->gpa;
+        uint64_t chunk = r->size - off;
+        if (chunk > len) {
+            chunk = len;
+        }
+        iov[k].iov_base = r->host + off;
+        iov[k].iov_len = (size_t)chunk; /* region sizes fit size_t */
+        gpa += chunk;
+        len -= chunk;
+    }
+    *ret_niov = pieces;
+    return 0;
+}
+
 int vmem_check_range(const VMemMap *map, uint64_t gpa, uint64_t len)
 {
     if (!map) {
@@ -453,16 +532,32 @@ int vmem_check_range(const VMemMap *map, uint64_t gpa, uint64_t len)
     if (len == 0) {
         return 0;
     }
-    return check_span(map, gpa, len) < 0 ? -EFAULT : 0;
+    return check_span(map, gpa, len, NULL) < 0 ? -EFAULT : 0;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Byte access                                                               */
 
-/* Walks a checked span; op copies between guest chunk and buffer offset. */
 enum span_op { SPAN_READ, SPAN_WRITE, SPAN_FILL };
 
-static int span_access(VMemMap *map, uint64_t gpa, void *buf, uint8_t byte,
+/* Moves bytes between one region chunk and the caller's buffer (or fills). */
+static inline void chunk_access(uint8_t *host, uint8_t *buf, uint8_t byte,
+                                size_t len, enum span_op op)
+{
+    switch (op) {
+    case SPAN_READ:
+        memcpy(buf, host, len);
+        break;
+    case SPAN_WRITE:
+        memcpy(host, buf, len);
+        break;
+    case SPAN_FILL:
+        memset(host, byte, len);
+        break;
+    }
+}
+
+static int span_access(VMemMap *map, uint64_t gpa, uint8_t *buf, uint8_t byte,
                        size_t len, enum span_op op)
 {
     if (!map || (!buf && len && op != SPAN_FILL)) {
@@ -474,53 +569,28 @@ static int span_access(VMemMap *map, uint64_t gpa, void *buf, uint8_t byte,
     /* Fast path: the whole range in one region. */
     VMemRegion *r = range_ok(gpa, len) ? find_whole(map, gpa, len) : NULL;
     if (r) {
-        uint8_t *host = r->host + (gpa - r->gpa);
-        switch (op) {
-        case SPAN_READ:
-            memcpy(buf, host, len);
-            return 0;
-        case SPAN_WRITE:
-            memcpy(host, buf, len);
-            break;
-        case SPAN_FILL:
-            memset(host, byte, len);
-            break;
-        }
-        if (logging_on(map)) {
+        chunk_access(r->host + (gpa - r->gpa), buf, byte, len, op);
+        if (op != SPAN_READ && logging_on(map)) {
             region_mark(r, gpa - r->gpa, len);
         }
         return 0;
     }
-    int first = check_span(map, gpa, len);
+    int first = check_span(map, gpa, len, NULL);
     if (first < 0) {
         return -EFAULT;
     }
     unsigned i = (unsigned)first;
-    uint64_t cur = gpa;
     size_t done = 0;
     while (done < len) {
         VMemRegion *reg = &map->regions[i++];
-        uint64_t off = cur - reg->gpa;
-        uint64_t chunk = reg->size - off;
-        if (chunk > len - done) {
-            chunk = len - done;
-        }
-        switch (op) {
-        case SPAN_READ:
-            memcpy((uint8_t *)buf + done, reg->host + off, chunk);
-            break;
-        case SPAN_WRITE:
-            memcpy(reg->host + off, (const uint8_t *)buf + done, chunk);
-            break;
-        case SPAN_FILL:
-            memset(reg->host + off, byte, chunk);
-            break;
-        }
+        uint64_t off = gpa + done - reg->gpa;
+        size_t chunk = (size_t)(reg->size - off) < len - done ? (size_t)(reg->size - off)
+                                                              : len - done;
+        chunk_access(reg->host + off, buf ? buf + done : NULL, byte, chunk, op);
         if (op != SPAN_READ && logging_on(map)) {
             region_mark(reg, off, chunk);
         }
         done += chunk;
-        cur += chunk;
     }
     return 0;
 }
@@ -532,12 +602,33 @@ int vmem_read(VMemMap *map, uint64_t gpa, void *buf, size_t len)
 
 int vmem_write(VMemMap *map, uint64_t gpa, const void *buf, size_t len)
 {
-    return span_access(map, gpa, (void *)buf, 0, len, SPAN_WRITE);
+    /* span_access() only reads *buf for SPAN_WRITE. */
+    return span_access(map, gpa, (uint8_t *)(uintptr_t)buf, 0, len, SPAN_WRITE);
 }
 
 int vmem_fill(VMemMap *map, uint64_t gpa, uint8_t byte, size_t len)
 {
     return span_access(map, gpa, NULL, byte, len, SPAN_FILL);
+}
+
+/*
+ * Length of the next piece of a copy of @len bytes from @src to @dst: the
+ * piece starts at the first byte (forwards) or ends at the last byte
+ * (backwards) of the ranges, and lies inside one destination region @rd and
+ * one source region @rs. Both ranges are known to be covered.
+ */
+static uint64_t copy_piece(VMemMap *map, uint64_t dst, uint64_t src, uint64_t len,
+                           bool backwards, VMemRegion **rd, VMemRegion **rs)
+{
+    uint64_t d = backwards ? dst + len - 1 : dst;
+    uint64_t s = backwards ? src + len - 1 : src;
+    *rd = &map->regions[find_index(map, d)];
+    *rs = &map->regions[find_index(map, s)];
+    /* Bytes available in each region in the direction of travel. */
+    uint64_t ad = backwards ? d - (*rd)->gpa + 1 : (*rd)->size - (d - (*rd)->gpa);
+    uint64_t as = backwards ? s - (*rs)->gpa + 1 : (*rs)->size - (s - (*rs)->gpa);
+    uint64_t n = ad < as ? ad : as;
+    return n < len ? n : len;
 }
 
 int vmem_copy(VMemMap *map, uint64_t dst, uint64_t src, size_t len)
@@ -548,34 +639,37 @@ int vmem_copy(VMemMap *map, uint64_t dst, uint64_t src, size_t len)
     if (len == 0) {
         return 0;
     }
-    if (check_span(map, dst, len) < 0 || check_span(map, src, len) < 0) {
+    if (check_span(map, dst, len, NULL) < 0 || check_span(map, src, len, NULL) < 0) {
         return -EFAULT;
     }
-    VMemRegion *rd = find_whole(map, dst, len);
-    VMemRegion *rs = find_whole(map, src, len);
-    if (rd && rs) {
-        memmove(rd->host + (dst - rd->gpa), rs->host + (src - rs->gpa), len);
-        if (logging_on(map)) {
-            region_mark(rd, dst - rd->gpa, len);
-        }
-        return 0;
-    }
-    /* Crossing regions: bounce through a bounded buffer, choosing the copy
-     * direction so that overlapping ranges behave like memmove(). */
-    uint8_t tmp[4096];
+    /*
+     * Copy piece by piece, each piece inside one source and one destination
+     * region, with memmove() inside a piece. Walking the pieces from the end
+     * when the destination lies above an overlapping source gives memmove()
+     * semantics across region boundaries too.
+     */
     bool backwards = dst > src && dst - src < len;
-    size_t done = 0;
-    while (done < len) {
-        size_t chunk = len - done < sizeof(tmp) ? len - done : sizeof(tmp);
-        size_t off = backwards ? len - done - chunk : done;
-        int rc = vmem_read(map, src + off, tmp, chunk);
-        if (rc == 0) {
-            rc = vmem_write(map, dst + off, tmp, chunk);
+    bool log = logging_on(map);
+    uint64_t left = len;
+    while (left) {
+        VMemRegion *rd, *rs;
+        uint64_t n, d, s;
+        if (backwards) {
+            n = copy_piece(map, dst, src, left, true, &rd, &rs);
+            d = dst + left - n;
+            s = src + left - n;
+        } else {
+            n = copy_piece(map, dst, src, left, false, &rd, &rs);
+            d = dst;
+            s = src;
+            dst += n;
+            src += n;
         }
-        if (rc < 0) {
-            return rc; /* cannot happen: both spans were checked */
+        memmove(rd->host + (d - rd->gpa), rs->host + (s - rs->gpa), (size_t)n);
+        if (log) {
+            region_mark(rd, d - rd->gpa, n);
         }
-        done += chunk;
+        left -= n;
     }
     return 0;
 }
@@ -631,69 +725,76 @@ DEFINE_STORE(be16, uint16_t, vmem_cpu_to_be16)
 DEFINE_STORE(be32, uint32_t, vmem_cpu_to_be32)
 DEFINE_STORE(be64, uint64_t, vmem_cpu_to_be64)
 
-/* Aligned, in one region (an aligned access never straddles regions because
- * regions are page aligned). */
-static void *atomic_ptr(VMemMap *map, uint64_t gpa, uint64_t size, int *rc)
+/*
+ * Region and host pointer for an aligned atomic access. An aligned access
+ * never straddles regions because regions are page aligned, and the host
+ * pointer is as aligned as @gpa because mappings are page aligned.
+ */
+static int atomic_ptr(VMemMap *map, uint64_t gpa, uint64_t size,
+                      VMemRegion **ret_r, void **ret_p)
 {
-    if (!map) {
-        *rc = -EINVAL;
-        return NULL;
+    if (!map || (gpa % size)) {
+        return -EINVAL;
     }
-    if (gpa % size) {
-        *rc = -EINVAL;
-        return NULL;
+    VMemRegion *r = find_whole(map, gpa, size);
+    if (!r) {
+        return -EFAULT;
     }
-    void *p = vmem_translate_ptr(map, gpa, size);
-    *rc = p ? 0 : -EFAULT;
-    return p;
+    *ret_r = r;
+    *ret_p = r->host + (gpa - r->gpa);
+    return 0;
 }
 
 int vmem_load_acquire_le16(VMemMap *map, uint64_t gpa, uint16_t *ret)
 {
-    int rc;
-    uint16_t *p = ret ? atomic_ptr(map, gpa, 2, &rc) : (rc = -EINVAL, NULL);
-    if (!p) {
+    VMemRegion *r;
+    void *p;
+    int rc = ret ? atomic_ptr(map, gpa, 2, &r, &p) : -EINVAL;
+    if (rc < 0) {
         return rc;
     }
-    *ret = le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+    *ret = le16toh(__atomic_load_n((uint16_t *)p, __ATOMIC_ACQUIRE));
     return 0;
 }
 
 int vmem_load_acquire_le32(VMemMap *map, uint64_t gpa, uint32_t *ret)
 {
-    int rc;
-    uint32_t *p = ret ? atomic_ptr(map, gpa, 4, &rc) : (rc = -EINVAL, NULL);
-    if (!p) {
+    VMemRegion *r;
+    void *p;
+    int rc = ret ? atomic_ptr(map, gpa, 4, &r, &p) : -EINVAL;
+    if (rc < 0) {
         return rc;
     }
-    *ret = le32toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+    *ret = le32toh(__atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE));
     return 0;
 }
 
 int vmem_store_release_le16(VMemMap *map, uint64_t gpa, uint16_t val)
 {
-    int rc;
-    uint16_t *p = atomic_ptr(map, gpa, 2, &rc);
-    if (!p) {
+    VMemRegion *r;
+    void *p;
+    int rc = atomic_ptr(map, gpa, 2, &r, &p);
+    if (rc < 0) {
         return rc;
     }
-    __atomic_store_n(p, htole16(val), __ATOMIC_RELEASE);
+    __atomic_store_n((uint16_t *)p, htole16(val), __ATOMIC_RELEASE);
     if (logging_on(map)) {
-        vmem_mark_dirty(map, gpa, 2);
+        region_mark(r, gpa - r->gpa, 2);
     }
     return 0;
 }
 
 int vmem_store_release_le32(VMemMap *map, uint64_t gpa, uint32_t val)
 {
-    int rc;
-    uint32_t *p = atomic_ptr(map, gpa, 4, &rc);
-    if (!p) {
+    VMemRegion *r;
+    void *p;
+    int rc = atomic_ptr(map, gpa, 4, &r, &p);
+    if (rc < 0) {
         return rc;
     }
-    __atomic_store_n(p, htole32(val), __ATOMIC_RELEASE);
+    __atomic_store_n((uint32_t *)p, htole32(val), __ATOMIC_RELEASE);
     if (logging_on(map)) {
-        vmem_mark_dirty(map, gpa, 4);
+        region_mark(r, gpa - r->gpa, 4);
     }
     return 0;
 }
@@ -741,7 +842,7 @@ int vmem_mark_dirty(VMemMap *map, uint64_t gpa, uint64_t len)
     if (len == 0) {
         return 0;
     }
-    int first = check_span(map, gpa, len);
+    int first = check_span(map, gpa, len, NULL);
     if (first < 0) {
         return -EFAULT;
     }
@@ -749,6 +850,18 @@ int vmem_mark_dirty(VMemMap *map, uint64_t gpa, uint64_t len)
         mark_span(map, (unsigned)first, gpa, len);
     }
     return 0;
+}
+
+/* ORs the low @nbits bits of @bits into @bitmap at bit position @pos. */
+static inline void bitmap_put(uint64_t *bitmap, uint64_t pos, uint64_t bits,
+                              uint64_t nbits)
+{
+    uint64_t w = pos / 64;
+    unsigned b = (unsigned)(pos % 64);
+    bitmap[w] |= bits << b;
+    if (b && nbits > 64 - b) {
+        bitmap[w + 1] |= bits >> (64 - b);
+    }
 }
 
 int vmem_dirty_get_and_clear(VMemMap *map, uint64_t gpa, uint64_t npages,
@@ -763,12 +876,11 @@ int vmem_dirty_get_and_clear(VMemMap *map, uint64_t gpa, uint64_t npages,
     if (npages > UINT64_MAX >> VMEM_PAGE_SHIFT) {
         return -EFAULT;
     }
-    uint64_t len = npages << VMEM_PAGE_SHIFT;
-    int first = check_span(map, gpa, len);
+    int first = check_span(map, gpa, npages << VMEM_PAGE_SHIFT, NULL);
     if (first < 0) {
         return -EFAULT;
     }
-    memset(bitmap, 0, ((npages + 63) / 64) * sizeof(uint64_t));
+    memset(bitmap, 0, (size_t)((npages + 63) / 64) * sizeof(uint64_t));
     unsigned ri = (unsigned)first;
     uint64_t page = 0;
     while (page < npages) {
@@ -785,20 +897,17 @@ int vmem_dirty_get_and_clear(VMemMap *map, uint64_t gpa, uint64_t npages,
             if (nbits > rpages - rp) {
                 nbits = rpages - rp;
             }
-            uint64_t mask = (nbits == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << nbits) - 1)) << b;
+            uint64_t mask = bit_mask(b, nbits);
             uint64_t got = 0;
+            /* A bit seen clear here and set just after is reported by the
+             * next call; a bit we clear is returned by this one. The
+             * sequentially consistent RMW pairs with region_mark()'s fence so
+             * that the caller's copy of a page reported dirty sees the data. */
             if (atomic_load_explicit(&r->dirty[w], memory_order_relaxed) & mask) {
                 got = atomic_fetch_and_explicit(&r->dirty[w], ~mask,
-                                                memory_order_acq_rel) & mask;
+                                                memory_order_seq_cst) & mask;
             }
-            got >>= b;
-            /* Scatter nbits bits into the output at position `page`. */
-            uint64_t ow = page / 64;
-            unsigned ob = (unsigned)(page % 64);
-            bitmap[ow] |= got << ob;
-            if (ob && nbits > 64 - ob) {
-                bitmap[ow + 1] |= got >> (64 - ob);
-            }
+            bitmap_put(bitmap, page, got >> b, nbits);
             page += nbits;
             rp += nbits;
         }

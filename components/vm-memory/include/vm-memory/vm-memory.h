@@ -9,12 +9,16 @@
  *
  * Every accessor checks bounds: no function of this library ever touches host
  * memory outside a region's mapping, whatever guest address and length come
- * in, including lengths that make gpa + len wrap around 2^64.
+ * in, including lengths that make gpa + len wrap around 2^64. A range is
+ * [gpa, gpa + len); it "wraps" when its last byte, gpa + len - 1, would lie
+ * beyond 2^64 - 1. A region may end exactly at 2^64.
  *
  * Concurrency: changing the layout (add/remove) must not run concurrently
  * with anything else on the same map; the caller serialises it, as a VMM
  * does with a memory transaction. All accessors and the dirty-bitmap calls may
- * run concurrently from any number of threads.
+ * run concurrently from any number of threads. Plain (non-atomic) accessors
+ * give no ordering guarantee between threads; use the _acquire/_release
+ * accessors or your own barriers for that.
  *
  * Byte order is part of every accessor's name. Guest memory is addressed as
  * bytes; the _le/_be helpers convert, whatever the host's byte order is.
@@ -27,10 +31,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** VMEM_VERSION_*: the version of this header (also in the pkg-config file). */
+#define VMEM_VERSION_MAJOR 0
+#define VMEM_VERSION_MINOR 2
+#define VMEM_VERSION_MICRO 0
 
 /** VMEM_MAX_REGIONS: the most regions one map holds. */
 #define VMEM_MAX_REGIONS 256
@@ -148,9 +158,17 @@ int vmem_map_add_memfd(VMemMap *map, uint64_t gpa, uint64_t size,
  *      received from a VMM); it is duplicated, the caller keeps its own.
  * @fd_offset: offset in @fd; a multiple of the host page size.
  *
+ * A regular file (memfd included) must already be at least @fd_offset +
+ * @size bytes long, since touching a mapped page past its end raises SIGBUS.
+ * A peer that holds the same fd can still shrink it later unless it is sealed
+ * (F_SEAL_SHRINK): map only files you trust or that are sealed.
+ *
  * Returns: 0 on success; -EINVAL as for vmem_map_add_anon(), for a negative
- * @fd, or a misaligned @fd_offset; -EBADF; -ENOSPC if the map is full; a
- * negative errno from fcntl(F_DUPFD_CLOEXEC) or mmap().
+ * @fd, a misaligned @fd_offset, @fd_offset + @size beyond 2^63 - 1, or a
+ * regular file shorter than @fd_offset + @size; -EBADF if @fd is not open;
+ * -ENOSPC if the map is full; a negative errno from fstat(),
+ * fcntl(F_DUPFD_CLOEXEC) or mmap() (e.g. -EACCES for a read-only fd, -ENODEV
+ * for a file that cannot be mapped).
  */
 int vmem_map_add_fd(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
                     uint64_t fd_offset);
@@ -160,7 +178,8 @@ int vmem_map_add_fd(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
  * @map: the map.
  * @gpa: the base address of a region.
  *
- * Removes the region that starts exactly at @gpa, unmaps it and closes its fd.
+ * Removes the region that starts exactly at @gpa, unmaps it and closes its fd
+ * (a copy obtained with dup() stays valid). Its dirty bits are discarded.
  *
  * Returns: 0 on success; -EINVAL if @map is NULL; -ENOENT if no region starts
  * at @gpa.
@@ -169,6 +188,8 @@ int vmem_map_remove(VMemMap *map, uint64_t gpa);
 
 /**
  * vmem_map_num_regions:
+ * @map: the map, or NULL.
+ *
  * Returns: the number of regions in @map (0 for NULL).
  */
 unsigned vmem_map_num_regions(const VMemMap *map);
@@ -220,10 +241,41 @@ int vmem_translate(VMemMap *map, uint64_t gpa, uint64_t len, void **ret_host);
 
 /**
  * vmem_translate_ptr:
- * Same as vmem_translate() but returns the host pointer directly, or NULL on
- * any error. For hot paths that only need a yes/no answer.
+ * @map: the map.
+ * @gpa: guest-physical address of the first byte.
+ * @len: length of the range, as for vmem_translate().
+ *
+ * Same as vmem_translate() but returns the host pointer directly. For hot
+ * paths that only need a yes/no answer.
+ *
+ * Returns: the host address of @gpa, or NULL wherever vmem_translate() would
+ * fail (NULL @map included).
  */
 void *vmem_translate_ptr(VMemMap *map, uint64_t gpa, uint64_t len);
+
+/**
+ * vmem_translate_iov:
+ * @map: the map.
+ * @gpa: guest-physical address of the first byte.
+ * @len: length of the range; 0 yields no entry.
+ * @iov: output, @iov_max entries; may be NULL when @iov_max is 0.
+ * @iov_max: number of entries available in @iov.
+ * @ret_niov: where to store the number of entries used (only on success).
+ *
+ * Translates a range that may span several adjacent regions into one host
+ * segment per region touched, in guest-address order (for readv/writev or a
+ * descriptor buffer that crosses a region boundary). Like vmem_translate(),
+ * writes made through the segments are not dirty-logged.
+ *
+ * Returns: 0 on success; -EINVAL if @map or @ret_niov is NULL, or @iov is
+ * NULL with a non-zero @iov_max; -EFAULT if any byte of the range is outside
+ * every region or the range wraps; -ENOBUFS if it needs more than @iov_max
+ * entries. On error nothing is written.
+ *
+ * Since: 0.2.0
+ */
+int vmem_translate_iov(VMemMap *map, uint64_t gpa, uint64_t len,
+                       struct iovec *iov, unsigned iov_max, unsigned *ret_niov);
 
 /**
  * vmem_check_range:
@@ -275,9 +327,16 @@ int vmem_write(VMemMap *map, uint64_t gpa, const void *buf, size_t len);
 
 /**
  * vmem_fill:
- * Like vmem_write() with @len copies of @byte.
+ * @map: the map.
+ * @gpa: guest-physical address of the first byte.
+ * @byte: the value to store.
+ * @len: number of bytes; 0 is a no-op that succeeds.
  *
- * Returns: as vmem_write().
+ * Like vmem_write() with @len copies of @byte (may cross regions, marks the
+ * pages dirty, checks the whole range first).
+ *
+ * Returns: 0 on success; -EINVAL if @map is NULL; -EFAULT if any byte is
+ * outside every region (nothing is written).
  */
 int vmem_fill(VMemMap *map, uint64_t gpa, uint8_t byte, size_t len);
 
@@ -289,10 +348,12 @@ int vmem_fill(VMemMap *map, uint64_t gpa, uint8_t byte, size_t len);
  * @len: number of bytes.
  *
  * Copies guest memory to guest memory; both ranges may cross regions and may
- * overlap (memmove semantics). Destination pages are marked dirty.
+ * overlap (memmove semantics). Destination pages are marked dirty. Overlap is
+ * judged on guest addresses: two regions that map the same file pages at
+ * different guest addresses are treated as distinct memory.
  *
- * Returns: 0 on success; -EINVAL if @map is NULL; -EFAULT if either range is
- * not wholly covered (nothing is written).
+ * Returns: 0 on success (also for @len 0); -EINVAL if @map is NULL; -EFAULT
+ * if either range is not wholly covered (nothing is written).
  */
 int vmem_copy(VMemMap *map, uint64_t dst, uint64_t src, size_t len);
 
@@ -420,12 +481,21 @@ static inline void vmem_cpu_to_be64(void *p, uint64_t v)
  * region's bitmap. Bitmaps are cleared when logging starts. Regions added
  * while logging is on are logged too.
  *
+ * A write that happens after this call returns (in the happens-before sense:
+ * on the same thread, or on a thread that synchronised with the caller since)
+ * is logged; a write running concurrently with this call may not be. A VMM
+ * therefore starts logging, lets every thread that writes guest memory pass a
+ * synchronisation point (as it does for a memory transaction), and only then
+ * copies all of RAM.
+ *
  * Returns: 0 on success (also when already on); -EINVAL if @map is NULL.
  */
 int vmem_dirty_log_start(VMemMap *map);
 
 /**
  * vmem_dirty_log_stop:
+ * @map: the map.
+ *
  * Turns dirty logging off. Bits already set stay until read and cleared.
  *
  * Returns: 0 on success; -EINVAL if @map is NULL.
@@ -434,6 +504,8 @@ int vmem_dirty_log_stop(VMemMap *map);
 
 /**
  * vmem_dirty_log_enabled:
+ * @map: the map, or NULL.
+ *
  * Returns: whether dirty logging is on (false for NULL).
  */
 bool vmem_dirty_log_enabled(const VMemMap *map);
@@ -463,7 +535,9 @@ int vmem_mark_dirty(VMemMap *map, uint64_t gpa, uint64_t len);
  *
  * Atomically reads and clears the dirty bits of the range: a write racing
  * with this call is reported either by this call or by the next one, never
- * lost. Bits beyond @npages in the last word are zero.
+ * lost; and when this call reports a page, a copy of the page made after it
+ * returns sees the data of every write whose bit it reported. Bits beyond
+ * @npages in the last word are zero. @npages == 0 succeeds and writes nothing.
  *
  * Returns: 0 on success; -EINVAL if @map or @bitmap is NULL, or @gpa is not
  * page aligned; -EFAULT if a page of the range is outside every region
@@ -474,7 +548,10 @@ int vmem_dirty_get_and_clear(VMemMap *map, uint64_t gpa, uint64_t npages,
 
 /**
  * vmem_dirty_count:
- * Returns: the number of dirty pages in the whole map (a snapshot).
+ * @map: the map, or NULL.
+ *
+ * Returns: the number of dirty pages in the whole map (a snapshot; 0 for
+ * NULL). Bits stay set after logging stops until they are cleared.
  */
 uint64_t vmem_dirty_count(const VMemMap *map);
 
