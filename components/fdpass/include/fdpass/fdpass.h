@@ -32,7 +32,8 @@ extern "C" {
 /**
  * FdPassError:
  * @code: the negative errno also returned by the function.
- * @msg: a human-readable message, QEMU's wording where QEMU has one.
+ * @msg: a human-readable message, QEMU's wording where QEMU has one; always
+ *       NUL-terminated, cut at 255 bytes (a very long name is cut).
  */
 typedef struct FdPassError {
     int code;
@@ -52,7 +53,9 @@ typedef struct FdPassError {
  * @nfds: number of descriptors, 0..FDPASS_MAX_FDS.
  *
  * Sends the whole payload. EINTR is retried; a partial write is finished
- * (the descriptors go with the first chunk only). On a non-blocking socket,
+ * (the descriptors go with the first chunk only). @len 0 without
+ * descriptors sends nothing and returns 0 (on a seqpacket socket an empty
+ * record would read as end of file). On a non-blocking socket,
  * -EAGAIN is returned only if nothing was sent; once part of the message is
  * out, the call waits for the socket to become writable so that a message is
  * never torn. MSG_NOSIGNAL is used: a closed peer gives -EPIPE, no SIGPIPE.
@@ -75,11 +78,19 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nf
  *            only when @max_fds is 0).
  *
  * One recvmsg() with MSG_CMSG_CLOEXEC; EINTR is retried. Received
- * descriptors become the caller's. If the kernel truncated the control data
- * (MSG_CTRUNC), or more than @max_fds descriptors arrived, every descriptor
- * that did arrive is closed and -EMSGSIZE is returned: nothing leaks. Control
- * messages other than SCM_RIGHTS are ignored. On a seqpacket socket, a
- * payload longer than @len is also -EMSGSIZE (MSG_TRUNC).
+ * descriptors become the caller's. The control buffer has room for
+ * FDPASS_MAX_FDS descriptors plus credentials (SO_PASSCRED) and a security
+ * label (SO_PASSSEC). If the kernel truncated the control data (MSG_CTRUNC:
+ * the sender attached more than that), or more than @max_fds descriptors
+ * arrived, every descriptor that did arrive is closed and -EMSGSIZE is
+ * returned: nothing leaks. Control messages other than SCM_RIGHTS are
+ * ignored. On a seqpacket socket, a payload longer than @len is also
+ * -EMSGSIZE (MSG_TRUNC), and an empty record is indistinguishable from end
+ * of file: it returns 0 and any descriptor it carried is closed. On a stream
+ * socket the payload bytes of a -EMSGSIZE message are consumed: the caller
+ * should drop the connection.
+ *
+ * *@ret_nfds is 0 whenever the return value is not positive.
  *
  * Returns: the number of payload bytes (> 0); 0 at end of file; -EMSGSIZE
  * (see above; no descriptor is returned); -EINVAL on bad arguments; -EAGAIN
@@ -94,7 +105,8 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t max_fds,
  * Like fdpass_recv() but reads exactly @len bytes, looping over short reads
  * (and, on a non-blocking socket, waiting for more data once the first byte
  * has arrived). Descriptors may arrive with any chunk; their total is bounded
- * by @max_fds. On any error every descriptor received so far is closed.
+ * by @max_fds. On any error every descriptor received so far is closed and
+ * *@ret_nfds is 0. On a seqpacket socket each record is one chunk.
  *
  * Returns: 0 on success; -ECONNRESET if the peer closed the connection
  * before @len bytes arrived (also when nothing had arrived: the caller asked
@@ -142,7 +154,8 @@ void fdpass_named_free(FdPassNamed *store);
  * -EBADF "No file descriptor supplied via SCM_RIGHTS" if @fd < 0;
  * -EINVAL "Parameter 'fdname' expects a name not starting with a digit" if
  * @name begins with a digit; -EINVAL "Parameter 'fdname' is missing" if
- * @name is NULL; -ENOMEM.
+ * @name is NULL; -EINVAL "Invalid argument" if @store is NULL; -ENOMEM.
+ * Checked in the order @store, @fd, @name (QEMU looks at the fd first).
  */
 int fdpass_named_getfd(FdPassNamed *store, const char *name, int fd, FdPassError *err);
 
@@ -213,17 +226,20 @@ void fdpass_sets_free(FdPassSets *sets);
  * @sets: the store.
  * @has_fdset_id: whether @fdset_id was given.
  * @fdset_id: the set to add to (created if missing); when not given, a new
- *            set with the lowest free id is created.
+ *            set with the lowest free id (>= 0) is created.
  * @fd: the descriptor that came with the command; ownership passes to the
  *      store in every case: on error it is closed.
  * @opaque: a free-form string to remember with it, or NULL.
  * @ret_fdset_id: the id of the set used (may be NULL).
  * @err: filled on error, may be NULL.
  *
+ * The fd numbers of a set are reported in the order they were added; the
+ * same descriptor must not be added twice (it would be closed twice).
+ *
  * Returns: 0 on success;
  * -EBADF "No file descriptor supplied via SCM_RIGHTS" if @fd < 0;
  * -EINVAL "Parameter 'fdset-id' expects a non-negative value" if @fdset_id is
- * negative; -ENOMEM.
+ * negative; -EINVAL if @sets is NULL; -ENOMEM.
  */
 int fdpass_sets_add_fd(FdPassSets *sets, bool has_fdset_id, int64_t fdset_id, int fd,
                        const char *opaque, int64_t *ret_fdset_id, FdPassError *err);
@@ -237,8 +253,10 @@ int fdpass_sets_add_fd(FdPassSets *sets, bool has_fdset_id, int64_t fdset_id, in
  * @fd: the member to remove.
  * @err: filled on error, may be NULL.
  *
- * Removed members are closed now. The set itself is freed when it has no
- * member left and no dup of it is still open.
+ * Removed members are closed now, even while dups of them are open (a dup
+ * is an independent descriptor). The set itself is freed when it has no
+ * member left and no dup of it is still open; until then query lists it
+ * with no fds. Without @fd, a set that has only dups left is not an error.
  *
  * Returns: 0 on success;
  * -ENOENT "File descriptor named 'fdset-id:N, fd:M' not found" (with @fd), or
@@ -251,7 +269,9 @@ int fdpass_sets_remove_fd(FdPassSets *sets, int64_t fdset_id, bool has_fd, int64
 /**
  * fdpass_sets_query:
  * Visits every set: sets in descending id order, members in insertion order,
- * as QEMU's query-fdsets lists them.
+ * as QEMU's query-fdsets lists them. A set whose members were all removed
+ * while dups are open is visited with @nfds 0. @visit must not modify
+ * @sets.
  *
  * Returns: the number of sets visited; -EINVAL if @sets or @visit is NULL.
  */
@@ -265,15 +285,29 @@ int fdpass_sets_query(const FdPassSets *sets, FdPassSetVisitor visit, void *opaq
  *         O_DIRECT must match those of a member.
  * @err: filled on error, may be NULL.
  *
- * Duplicates (F_DUPFD_CLOEXEC) the first member of set N whose access mode
- * and O_DIRECT flag match @flags, and records the dup in the set. Close it
- * with fdpass_sets_close(), which keeps the set's bookkeeping right.
+ * As QEMU's qemu_open() of "/dev/fdset/N" (QEMU 9.1 and later): looks at
+ * the members of set N from the most recently added to the oldest and takes
+ * the first whose access mode and O_DIRECT flag equal those of @flags.
+ * Duplicates it (F_DUPFD_CLOEXEC), then, as open() would: refuses a
+ * mismatch in O_SYNC, applies O_APPEND, O_ASYNC, O_NONBLOCK, O_NOATIME and
+ * O_DIRECT from @flags with F_SETFL (this changes the open file description
+ * the member shares with the dup), and truncates the file for O_TRUNC or
+ * O_CREAT|O_EXCL. The dup is recorded in the set: close it with
+ * fdpass_sets_close(), which keeps the set's bookkeeping right.
+ *
+ * N is parsed as QEMU does (strtol() base 10, the whole rest of the path,
+ * 0..INT_MAX).
  *
  * Returns: a new descriptor (>= 0) on success;
- * -EINVAL if @path is not of the form "/dev/fdset/N" (N a non-negative
- * decimal number); -ENOENT "Failed to find fdset /dev/fdset/N";
- * -EACCES "Failed to find file descriptor with matching flags=0x%x";
- * another negative errno from fcntl().
+ * -EINVAL "Path 'P' does not name an fd set" if @path does not begin with
+ * "/dev/fdset/"; -EINVAL "Could not parse fdset P" if N is not a number as
+ * above; -ENOENT "Failed to find fdset /dev/fdset/N";
+ * -EACCES "Failed to find file descriptor with matching flags=0x%x" (@flags
+ * printed as given); -EBADF (or another errno of F_GETFL) "Failed to read
+ * file status flags for fd=M" if a member is no longer a valid descriptor;
+ * "Failed to dup() given file descriptor fd=M" with -EINVAL (O_SYNC
+ * differs), -EMFILE, or another errno of fcntl()/ftruncate();
+ * -EINVAL if @sets or @path is NULL; -ENOMEM.
  */
 int fdpass_sets_open(FdPassSets *sets, const char *path, int flags, FdPassError *err);
 
@@ -290,13 +324,45 @@ int fdpass_sets_open(FdPassSets *sets, const char *path, int flags, FdPassError 
 int fdpass_sets_close(FdPassSets *sets, int fd);
 
 /**
+ * fdpass_sets_find_dup:
+ * @sets: the store.
+ * @fd: a descriptor.
+ *
+ * QEMU's monitor_fdset_dup_fd_find(): tells whether @fd is a dup handed out
+ * by fdpass_sets_open() and still open.
+ *
+ * Returns: the id of the set it came from (>= 0); -ENOENT if it is not such
+ * a dup; -EINVAL if @sets is NULL.
+ */
+int64_t fdpass_sets_find_dup(const FdPassSets *sets, int fd);
+
+/**
  * fdpass_sets_monitor_attached / fdpass_sets_monitor_detached:
- * Count the monitors connected to the process. As in QEMU, when the last
- * monitor goes away, the members of every set that has no dup open are
- * closed and such sets freed (nobody could use or remove them any more).
+ * Count the monitors connected to the process; call them when a monitor
+ * connection opens and closes (a detach without attach is ignored).
+ *
+ * By default this is QEMU 9.1 and later: a disconnect only frees sets that
+ * have neither members nor dups (members belong to the client until it
+ * removes them, so nothing is closed). With
+ * fdpass_sets_set_legacy_cleanup(), it is QEMU 1.2 to 9.0 (mon_refcount):
+ * while no monitor is attached, every set with no dup open has its members
+ * closed and is freed, at each detach and when the last dup of a set is
+ * closed (QEMU's additional "VM is running" condition is taken as true).
  */
 void fdpass_sets_monitor_attached(FdPassSets *sets);
 void fdpass_sets_monitor_detached(FdPassSets *sets);
+
+/**
+ * fdpass_sets_set_legacy_cleanup:
+ * @sets: the store.
+ * @enable: true for QEMU <= 9.0's mon_refcount cleanup (see
+ *          fdpass_sets_monitor_detached()), false (the default) for QEMU
+ *          >= 9.1's.
+ *
+ * Does not itself close anything; the policy applies from the next detach,
+ * remove or dup close. NULL @sets is a no-op.
+ */
+void fdpass_sets_set_legacy_cleanup(FdPassSets *sets, bool enable);
 
 /**
  * fdpass_sets_count:
