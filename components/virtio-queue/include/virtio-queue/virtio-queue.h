@@ -380,8 +380,8 @@ void vq_dev_set_name(VqDevQueue *q, const char *name);
  * 0, wrap counters 1 (packed), notifications enabled, not broken. It does
  * not write guest memory. Any previous configuration is forgotten.
  *
- * Returns: 0; -EINVAL or -EFAULT as vq_config_check() (the queue is then
- * unconfigured).
+ * Returns: 0; -EINVAL or -EFAULT as vq_config_check(); -ENOMEM (packed:
+ * the staging table); the queue is then unconfigured.
  */
 int vq_dev_configure(VqDevQueue *q, const VqConfig *cfg);
 
@@ -771,7 +771,10 @@ int vq_drv_should_kick(VqDrvQueue *q);
  * @ret_used: filled on success.
  *
  * Takes the next used buffer and frees its descriptors. The device is not
- * trusted: its id, the used index and the length are checked.
+ * trusted: its id, the used index and the length are checked. With
+ * VQ_F_EVENT_IDX and callbacks enabled, finding nothing publishes the used
+ * event for the next entry (then re-checks), so a driver that collects
+ * until -EAGAIN after each notification never misses one.
  *
  * Returns: 0; -EAGAIN if none; -EINVAL; -EBADFD; -EIO; violations (the
  * queue becomes broken): -ERANGE (id >= size), -ESTALE (id not in flight),
@@ -828,7 +831,9 @@ int vq_drv_enable_cb(VqDrvQueue *q);
  *
  * Forgets one in-flight chain and returns its token, for a driver that
  * gives up on the device (reset, back-end gone). Only meaningful once the
- * device no longer uses the ring.
+ * device no longer uses the ring: the first call breaks the queue (the
+ * data path returns -EIO, vq_drv_last_error() is -ECANCELED) until it is
+ * configured again.
  *
  * Returns: 0; -ENOENT if none is left; -EINVAL; -EBADFD.
  */

@@ -1,0 +1,973 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device side of split and packed virtqueues.
+ *
+ * Hot-path design: the three ring areas are translated when the queue is
+ * configured, so popping and returning chains touch guest memory through
+ * cached host pointers and never look a region up (only indirect tables
+ * are translated, once per table). The split avail->idx is read once per
+ * batch (the "shadow" index); used entries are staged and published with one
+ * release store. Everything read from the ring is validated every time.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* signal_pending value meaning "unknown, notify to be safe". */
+#define PENDING_UNKNOWN UINT32_MAX
+/* kick_event value meaning "not written by us yet". */
+#define KICK_EVENT_NONE UINT32_MAX
+
+struct VqDevQueue {
+    VMemMap *map;
+    VqConfig cfg;
+    uint8_t *desc; /* descriptor table / ring */
+    uint8_t *drv;  /* avail ring / driver event suppression */
+    uint8_t *dev;  /* used ring / device event suppression */
+    uint32_t size;
+    uint32_t mask; /* split: size - 1 */
+    bool ready;
+    bool packed;
+    bool event_idx;
+    bool indirect_ok;
+    bool broken;
+    bool notify_on;      /* the device wants kicks */
+    bool avail_wrap;     /* packed: device wrap counter for reading */
+    bool used_wrap;      /* packed: wrap counter of next_used */
+    bool stage_wrap;     /* packed: wrap counter of stage_used */
+    int last_error;
+    uint16_t next_avail; /* split: free-running index; packed: position */
+    uint16_t shadow_avail; /* split: avail->idx as last read */
+    uint16_t next_used;  /* published used index (split) / position (packed) */
+    uint16_t stage_used; /* next_used plus what is staged */
+    uint32_t staged;     /* used entries staged, not yet published */
+    uint32_t inflight;   /* chains (split) or descriptors (packed) popped, not used */
+    uint32_t signal_pending; /* entries (split) / positions (packed) published
+                                since the last vq_dev_should_notify() */
+    uint32_t kick_event; /* last avail_event / packed event desc we wrote */
+    uint32_t stage_cap;
+    uint16_t *stage_pos;   /* packed: position of each staged entry */
+    uint16_t *stage_flags; /* packed: flags to write there */
+    char name[32];
+};
+
+/* ------------------------------------------------------------------------ */
+/* Lifetime and configuration                                                */
+
+int vq_dev_new(VMemMap *map, VqDevQueue **ret_q)
+{
+    if (!map || !ret_q) {
+        return -EINVAL;
+    }
+    VqDevQueue *q = calloc(1, sizeof(*q));
+    if (!q) {
+        return -ENOMEM;
+    }
+    q->map = map;
+    *ret_q = q;
+    return 0;
+}
+
+void vq_dev_free(VqDevQueue *q)
+{
+    if (!q) {
+        return;
+    }
+    free(q->stage_pos);
+    free(q->stage_flags);
+    free(q);
+}
+
+void vq_dev_set_name(VqDevQueue *q, const char *name)
+{
+    if (!q) {
+        return;
+    }
+    snprintf(q->name, sizeof(q->name), "%s", name ? name : "");
+}
+
+static void reset_state(VqDevQueue *q)
+{
+    q->broken = false;
+    q->last_error = 0;
+    q->notify_on = true;
+    q->avail_wrap = q->used_wrap = q->stage_wrap = true;
+    q->next_avail = q->shadow_avail = 0;
+    q->next_used = q->stage_used = 0;
+    q->staged = 0;
+    q->inflight = 0;
+    q->signal_pending = PENDING_UNKNOWN;
+    q->kick_event = KICK_EVENT_NONE;
+}
+
+int vq_dev_configure(VqDevQueue *q, const VqConfig *cfg)
+{
+    if (!q || !cfg) {
+        return -EINVAL;
+    }
+    q->ready = false;
+    uint8_t *d, *drv, *dev;
+    int rc = vq_config_translate(q->map, cfg, &d, &drv, &dev);
+    if (rc < 0) {
+        return rc;
+    }
+    bool packed = vq_config_layout(cfg) == VQ_LAYOUT_PACKED;
+    if (packed && q->stage_cap < cfg->size) {
+        uint16_t *pos = realloc(q->stage_pos, cfg->size * sizeof(uint16_t));
+        if (pos) {
+            q->stage_pos = pos;
+        }
+        uint16_t *fl = realloc(q->stage_flags, cfg->size * sizeof(uint16_t));
+        if (fl) {
+            q->stage_flags = fl;
+        }
+        if (!pos || !fl) {
+            return -ENOMEM;
+        }
+        q->stage_cap = cfg->size;
+    }
+    q->cfg = *cfg;
+    q->desc = d;
+    q->drv = drv;
+    q->dev = dev;
+    q->size = cfg->size;
+    q->mask = cfg->size - 1;
+    q->packed = packed;
+    q->event_idx = cfg->features & VQ_FEATURE(VQ_F_EVENT_IDX);
+    q->indirect_ok = cfg->features & VQ_FEATURE(VQ_F_INDIRECT_DESC);
+    reset_state(q);
+    q->ready = true;
+    return 0;
+}
+
+void vq_dev_reset(VqDevQueue *q)
+{
+    if (!q) {
+        return;
+    }
+    q->ready = false;
+    reset_state(q);
+}
+
+int vq_dev_remap(VqDevQueue *q)
+{
+    if (!q) {
+        return -EINVAL;
+    }
+    if (!q->ready) {
+        return -EBADFD;
+    }
+    uint8_t *d, *drv, *dev;
+    int rc = vq_config_translate(q->map, &q->cfg, &d, &drv, &dev);
+    if (rc < 0) {
+        q->ready = false;
+        return -EFAULT;
+    }
+    q->desc = d;
+    q->drv = drv;
+    q->dev = dev;
+    return 0;
+}
+
+bool vq_dev_is_ready(const VqDevQueue *q)
+{
+    return q && q->ready;
+}
+
+bool vq_dev_is_broken(const VqDevQueue *q)
+{
+    return q && q->broken;
+}
+
+int vq_dev_last_error(const VqDevQueue *q)
+{
+    return q ? q->last_error : 0;
+}
+
+VqLayout vq_dev_layout(const VqDevQueue *q)
+{
+    if (!q || !q->ready) {
+        return _VQ_LAYOUT_INVALID;
+    }
+    return q->packed ? VQ_LAYOUT_PACKED : VQ_LAYOUT_SPLIT;
+}
+
+uint32_t vq_dev_size(const VqDevQueue *q)
+{
+    return q && q->ready ? q->size : 0;
+}
+
+/* Common entry check of every data-path call. */
+static inline int usable(const VqDevQueue *q)
+{
+    if (VQ_UNLIKELY(!q)) {
+        return -EINVAL;
+    }
+    if (VQ_UNLIKELY(!q->ready)) {
+        return -EBADFD;
+    }
+    if (VQ_UNLIKELY(q->broken)) {
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Records a guest violation: the queue is broken from now on. */
+static int __attribute__((cold, format(printf, 3, 4)))
+violation(VqDevQueue *q, int err, const char *fmt, ...)
+{
+    q->broken = true;
+    q->last_error = err;
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    vq_log(q->name, "%s: %s; queue needs reset", what, vq_strerror(err));
+    return err;
+}
+
+static inline void mark(VqDevQueue *q, uint64_t gpa, uint64_t len)
+{
+    if (VQ_UNLIKELY(vmem_dirty_log_enabled(q->map))) {
+        vmem_mark_dirty(q->map, gpa, len);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Chain walking                                                             */
+
+/* Accumulates one buffer; keeps readable-before-writable and the bounds. */
+typedef struct Walk {
+    VqBuf *bufs;
+    uint32_t cap;
+    uint32_t nbufs;
+    uint32_t nout;
+    uint32_t limit; /* most buffers a chain may have: the queue size */
+    uint64_t out_len;
+    uint64_t in_len;
+} Walk;
+
+/* Returns 0, or -ENOBUFS / -ELOOP / -EILSEQ; *what names the rule. */
+static inline int walk_add(Walk *w, uint64_t addr, uint32_t len, bool write)
+{
+    if (VQ_UNLIKELY(w->nbufs >= w->limit)) {
+        return -ELOOP;
+    }
+    if (VQ_UNLIKELY(w->nbufs >= w->cap)) {
+        return -ENOBUFS;
+    }
+    VqBuf *b = &w->bufs[w->nbufs++];
+    b->gpa = addr;
+    b->len = len;
+    if (write) {
+        b->flags = VQ_BUF_WRITE;
+        w->in_len += len;
+    } else {
+        b->flags = 0;
+        if (VQ_UNLIKELY(w->nbufs - 1 != w->nout)) {
+            return -EILSEQ;
+        }
+        w->nout++;
+        w->out_len += len;
+    }
+    return 0;
+}
+
+/* An indirect table: either a host pointer (one region) or, when it spans
+ * adjacent regions, read descriptor by descriptor through the map. */
+typedef struct Table {
+    const uint8_t *host;
+    uint64_t gpa;
+    uint32_t n;
+} Table;
+
+static int table_open(VqDevQueue *q, uint64_t addr, uint32_t len, Table *t)
+{
+    if (len == 0 || (len & 15) || len / 16 > q->size) {
+        return -EMSGSIZE;
+    }
+    t->n = len / 16;
+    t->gpa = addr;
+    t->host = vmem_translate_ptr(q->map, addr, len);
+    if (!t->host && vmem_check_range(q->map, addr, len) < 0) {
+        return -EFAULT;
+    }
+    return 0;
+}
+
+/* Reads entry i of a table; w12/w14 as vq_read_desc(). */
+static inline int table_read(VqDevQueue *q, const Table *t, uint32_t i, VqRawDesc *d,
+                             uint16_t *w12, uint16_t *w14)
+{
+    if (VQ_LIKELY(t->host)) {
+        vq_read_desc(t->host + 16ull * i, d, w12, w14);
+        return 0;
+    }
+    uint8_t b[16];
+    if (vmem_read(q->map, t->gpa + 16ull * i, b, sizeof(b)) < 0) {
+        return -EFAULT;
+    }
+    vq_read_desc(b, d, w12, w14);
+    return 0;
+}
+
+/* Split: walks the chain at @head. Returns 0 with @elem filled (except
+ * id), -ENOBUFS, or a violation code with *ret_at the offending index. */
+static int split_walk(VqDevQueue *q, uint16_t head, VqElem *elem, unsigned *ret_at)
+{
+    Walk w = { .bufs = elem->bufs, .cap = elem->bufs_cap, .limit = q->size };
+    Table t = { .host = q->desc, .n = q->size };
+    uint32_t idx = head;
+    uint32_t steps = 0;  /* descriptors read in the current table */
+    uint32_t ndescs = 0; /* descriptors of the ring */
+    bool indirect = false;
+    int rc;
+
+    for (;;) {
+        VqRawDesc d;
+        uint16_t flags, next;
+        *ret_at = idx;
+        if (VQ_UNLIKELY(++steps > t.n)) {
+            return -ELOOP;
+        }
+        rc = table_read(q, &t, idx, &d, &flags, &next);
+        if (VQ_UNLIKELY(rc < 0)) {
+            return rc;
+        }
+        if (!indirect) {
+            ndescs++;
+        }
+        if (VQ_UNLIKELY(flags & VQ_DESC_F_INDIRECT)) {
+            if (indirect) {
+                return -EMLINK;
+            }
+            if (!q->indirect_ok) {
+                return -ENOTSUP;
+            }
+            if (flags & VQ_DESC_F_NEXT) {
+                return -EBADMSG;
+            }
+            rc = table_open(q, d.addr, d.len, &t);
+            if (rc < 0) {
+                return rc;
+            }
+            indirect = true;
+            idx = 0;
+            steps = 0;
+            continue;
+        }
+        rc = walk_add(&w, d.addr, d.len, flags & VQ_DESC_F_WRITE);
+        if (VQ_UNLIKELY(rc < 0)) {
+            return rc;
+        }
+        if (!(flags & VQ_DESC_F_NEXT)) {
+            break;
+        }
+        if (VQ_UNLIKELY(next >= t.n)) {
+            *ret_at = next;
+            return -ERANGE;
+        }
+        idx = next;
+    }
+    if (VQ_UNLIKELY(w.out_len > UINT32_MAX || w.in_len > UINT32_MAX)) {
+        return -EOVERFLOW;
+    }
+    elem->ndescs = (uint16_t)ndescs;
+    elem->nout = (uint16_t)w.nout;
+    elem->nin = (uint16_t)(w.nbufs - w.nout);
+    elem->out_len = (uint32_t)w.out_len;
+    elem->in_len = (uint32_t)w.in_len;
+    return 0;
+}
+
+/* Packed: walks the chain starting at next_avail whose head flags were
+ * read already. */
+static int packed_walk(VqDevQueue *q, uint16_t head_flags, VqElem *elem, unsigned *ret_at)
+{
+    Walk w = { .bufs = elem->bufs, .cap = elem->bufs_cap, .limit = q->size };
+    uint32_t pos = q->next_avail;
+    uint16_t flags = head_flags;
+    uint16_t id;
+    uint32_t ndescs = 0;
+    int rc;
+
+    for (;;) {
+        VqRawDesc d;
+        uint16_t w14;
+        *ret_at = pos;
+        if (VQ_UNLIKELY(++ndescs > q->size)) {
+            return -ELOOP;
+        }
+        vq_read_desc(q->desc + 16ull * pos, &d, &id, &w14);
+        if (ndescs > 1) {
+            flags = w14; /* the head's flags were read with acquire */
+        }
+        if (VQ_UNLIKELY(flags & VQ_DESC_F_INDIRECT)) {
+            if (ndescs > 1 || (flags & VQ_DESC_F_NEXT)) {
+                return -EBADMSG;
+            }
+            if (!q->indirect_ok) {
+                return -ENOTSUP;
+            }
+            Table t;
+            rc = table_open(q, d.addr, d.len, &t);
+            if (rc < 0) {
+                return rc;
+            }
+            for (uint32_t i = 0; i < t.n; i++) {
+                VqRawDesc e;
+                uint16_t eid, ef;
+                *ret_at = i;
+                rc = table_read(q, &t, i, &e, &eid, &ef);
+                if (rc < 0) {
+                    return rc;
+                }
+                /* Only WRITE is meaningful in a packed indirect table; NEXT
+                 * and the id are ignored, a nested table is refused. */
+                if (ef & VQ_DESC_F_INDIRECT) {
+                    return -EMLINK;
+                }
+                rc = walk_add(&w, e.addr, e.len, ef & VQ_DESC_F_WRITE);
+                if (rc < 0) {
+                    return rc;
+                }
+            }
+            break;
+        }
+        rc = walk_add(&w, d.addr, d.len, flags & VQ_DESC_F_WRITE);
+        if (VQ_UNLIKELY(rc < 0)) {
+            return rc;
+        }
+        if (!(flags & VQ_DESC_F_NEXT)) {
+            break;
+        }
+        if (++pos == q->size) {
+            pos = 0;
+        }
+    }
+    if (VQ_UNLIKELY(w.out_len > UINT32_MAX || w.in_len > UINT32_MAX)) {
+        return -EOVERFLOW;
+    }
+    elem->id = id; /* the buffer id is in the last descriptor */
+    elem->ndescs = (uint16_t)ndescs;
+    elem->nout = (uint16_t)w.nout;
+    elem->nin = (uint16_t)(w.nbufs - w.nout);
+    elem->out_len = (uint32_t)w.out_len;
+    elem->in_len = (uint32_t)w.in_len;
+    return 0;
+}
+
+static const char *walk_rule(int err)
+{
+    switch (err) {
+    case -ERANGE: return "next index out of range";
+    case -ELOOP: return "chain too long";
+    case -EMLINK: return "nested indirect table";
+    case -EBADMSG: return "indirect descriptor in a chain";
+    case -EMSGSIZE: return "bad indirect table length";
+    case -EOVERFLOW: return "chain length overflows";
+    case -EILSEQ: return "readable after writable";
+    case -EFAULT: return "indirect table outside memory";
+    case -ENOTSUP: return "indirect descriptor not negotiated";
+    default: return "invalid chain";
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Split ring: available side                                                */
+
+static inline uint8_t *split_avail_event(VqDevQueue *q)
+{
+    return q->dev + VQ_SPLIT_USED_RING + 8ull * q->size;
+}
+
+static inline uint8_t *split_used_event(VqDevQueue *q)
+{
+    return q->drv + VQ_SPLIT_AVAIL_RING + 2ull * q->size;
+}
+
+/* Reads avail->idx; returns the number of chains available, or -EPROTO. */
+static int split_avail_count(VqDevQueue *q)
+{
+    uint16_t idx = ld_le16_acquire(q->drv + VQ_SPLIT_AVAIL_IDX);
+    uint16_t n = (uint16_t)(idx - q->next_avail);
+    if (VQ_UNLIKELY(n > q->size)) {
+        return violation(q, -EPROTO, "avail index jumped from %u to %u", q->next_avail, idx);
+    }
+    q->shadow_avail = idx;
+    return n;
+}
+
+/* Publishes avail_event = next_avail so that the driver kicks for the next
+ * chain; returns the chains available after the barrier. */
+static int split_arm_kick(VqDevQueue *q)
+{
+    if (q->kick_event == q->next_avail) {
+        return 0; /* armed, and re-checked after arming, already */
+    }
+    st_le16(split_avail_event(q), q->next_avail);
+    q->kick_event = q->next_avail;
+    mark(q, q->cfg.device_addr + VQ_SPLIT_USED_RING + 8ull * q->size, 2);
+    full_fence();
+    return split_avail_count(q);
+}
+
+static int split_pop(VqDevQueue *q, VqElem *elem)
+{
+    if (q->next_avail == q->shadow_avail) {
+        int n = split_avail_count(q);
+        if (n == 0 && q->event_idx && q->notify_on) {
+            n = split_arm_kick(q);
+        }
+        if (n <= 0) {
+            return n < 0 ? n : -EAGAIN;
+        }
+    }
+    if (VQ_UNLIKELY(q->inflight >= q->size)) {
+        return violation(q, -EPROTO, "%u chains in flight, queue size %u", q->inflight + 1,
+                         q->size);
+    }
+    uint16_t head = ld_le16(q->drv + VQ_SPLIT_AVAIL_RING + 2u * (q->next_avail & q->mask));
+    if (VQ_UNLIKELY(head >= q->size)) {
+        return violation(q, -ERANGE, "head %u, queue size %u", head, q->size);
+    }
+    unsigned at;
+    int rc = split_walk(q, head, elem, &at);
+    if (VQ_UNLIKELY(rc < 0)) {
+        if (rc == -ENOBUFS) {
+            return rc;
+        }
+        return violation(q, rc, "%s: chain at head %u, descriptor %u", walk_rule(rc), head, at);
+    }
+    elem->id = head;
+    q->next_avail++;
+    q->inflight++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Packed ring: available side                                               */
+
+static inline bool packed_is_avail(uint16_t flags, bool wrap)
+{
+    return ((flags & VQ_DESC_F_AVAIL) != 0) == wrap && ((flags & VQ_DESC_F_USED) != 0) != wrap;
+}
+
+static inline uint16_t packed_head_flags(VqDevQueue *q)
+{
+    return ld_le16_acquire(q->desc + 16ull * q->next_avail + 14);
+}
+
+static void packed_write_dev_event(VqDevQueue *q, uint16_t flags, uint16_t desc)
+{
+    __atomic_store_n((uint32_t *)q->dev, htole32((uint32_t)desc | (uint32_t)flags << 16),
+                     __ATOMIC_RELAXED);
+    mark(q, q->cfg.device_addr, 4);
+}
+
+static inline uint16_t packed_avail_event_value(VqDevQueue *q)
+{
+    return (uint16_t)(q->next_avail | (uint16_t)q->avail_wrap << VQ_EVENT_WRAP_BIT);
+}
+
+/* Returns 1 if the chain at next_avail is available after arming. */
+static int packed_arm_kick(VqDevQueue *q)
+{
+    uint16_t ev = packed_avail_event_value(q);
+    if (q->kick_event == ev) {
+        return 0;
+    }
+    packed_write_dev_event(q, VQ_EVENT_F_DESC, ev);
+    q->kick_event = ev;
+    full_fence();
+    return packed_is_avail(packed_head_flags(q), q->avail_wrap);
+}
+
+static int packed_pop(VqDevQueue *q, VqElem *elem)
+{
+    uint16_t flags = packed_head_flags(q);
+    if (!packed_is_avail(flags, q->avail_wrap)) {
+        if (!(q->event_idx && q->notify_on) || !packed_arm_kick(q)) {
+            return -EAGAIN;
+        }
+        flags = packed_head_flags(q);
+    }
+    unsigned at;
+    int rc = packed_walk(q, flags, elem, &at);
+    if (VQ_UNLIKELY(rc < 0)) {
+        if (rc == -ENOBUFS) {
+            return rc;
+        }
+        return violation(q, rc, "%s: chain at %u, descriptor %u", walk_rule(rc), q->next_avail, at);
+    }
+    if (VQ_UNLIKELY(q->inflight + elem->ndescs > q->size)) {
+        return violation(q, -EPROTO, "%u descriptors in flight, queue size %u",
+                         q->inflight + elem->ndescs, q->size);
+    }
+    uint32_t pos = q->next_avail + elem->ndescs;
+    if (pos >= q->size) {
+        pos -= q->size;
+        q->avail_wrap = !q->avail_wrap;
+    }
+    q->next_avail = (uint16_t)pos;
+    q->inflight += elem->ndescs;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public: available side                                                    */
+
+int vq_dev_pop(VqDevQueue *q, VqElem *elem)
+{
+    int rc = usable(q);
+    if (VQ_UNLIKELY(rc < 0)) {
+        return rc;
+    }
+    if (VQ_UNLIKELY(!elem || (!elem->bufs && elem->bufs_cap))) {
+        return -EINVAL;
+    }
+    return q->packed ? packed_pop(q, elem) : split_pop(q, elem);
+}
+
+int vq_dev_unpop(VqDevQueue *q, const VqElem *elem)
+{
+    int rc = usable(q);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!elem) {
+        return -EINVAL;
+    }
+    if (!q->packed) {
+        if (q->inflight < 1) {
+            return -EINVAL;
+        }
+        q->next_avail--;
+        q->inflight--;
+        return 0;
+    }
+    if (elem->ndescs == 0 || elem->ndescs > q->inflight) {
+        return -EINVAL;
+    }
+    if (q->next_avail >= elem->ndescs) {
+        q->next_avail = (uint16_t)(q->next_avail - elem->ndescs);
+    } else {
+        q->next_avail = (uint16_t)(q->next_avail + q->size - elem->ndescs);
+        q->avail_wrap = !q->avail_wrap;
+    }
+    q->inflight -= elem->ndescs;
+    return 0;
+}
+
+int vq_dev_has_avail(VqDevQueue *q)
+{
+    int rc = usable(q);
+    if (rc < 0) {
+        return rc;
+    }
+    if (q->packed) {
+        return packed_is_avail(packed_head_flags(q), q->avail_wrap);
+    }
+    if (q->next_avail != q->shadow_avail) {
+        return 1;
+    }
+    rc = split_avail_count(q);
+    return rc < 0 ? rc : rc > 0;
+}
+
+int vq_dev_disable_notify(VqDevQueue *q)
+{
+    int rc = usable(q);
+    if (rc < 0) {
+        return rc;
+    }
+    q->notify_on = false;
+    if (q->packed) {
+        packed_write_dev_event(q, VQ_EVENT_F_DISABLE, 0);
+        q->kick_event = KICK_EVENT_NONE;
+    } else if (!q->event_idx) {
+        st_le16(q->dev + VQ_SPLIT_USED_FLAGS, VQ_USED_F_NO_NOTIFY);
+        mark(q, q->cfg.device_addr, 2);
+    }
+    /* Split with EVENT_IDX: simply stop moving avail_event. */
+    return 0;
+}
+
+int vq_dev_enable_notify(VqDevQueue *q)
+{
+    int rc = usable(q);
+    if (rc < 0) {
+        return rc;
+    }
+    q->notify_on = true;
+    if (q->packed) {
+        if (q->event_idx) {
+            uint16_t ev = packed_avail_event_value(q);
+            packed_write_dev_event(q, VQ_EVENT_F_DESC, ev);
+            q->kick_event = ev;
+        } else {
+            packed_write_dev_event(q, VQ_EVENT_F_ENABLE, 0);
+        }
+        full_fence();
+        return packed_is_avail(packed_head_flags(q), q->avail_wrap);
+    }
+    if (q->event_idx) {
+        st_le16(split_avail_event(q), q->next_avail);
+        q->kick_event = q->next_avail;
+        mark(q, q->cfg.device_addr + VQ_SPLIT_USED_RING + 8ull * q->size, 2);
+    } else {
+        st_le16(q->dev + VQ_SPLIT_USED_FLAGS, 0);
+        mark(q, q->cfg.device_addr, 2);
+    }
+    full_fence();
+    rc = split_avail_count(q);
+    return rc < 0 ? rc : rc > 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Used side                                                                 */
+
+static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
+{
+    if (!q->packed) {
+        if (VQ_UNLIKELY(id >= q->size)) {
+            return -EINVAL;
+        }
+        if (VQ_UNLIKELY(q->inflight == 0)) {
+            return -ENOSPC;
+        }
+        uint8_t *e = q->dev + VQ_SPLIT_USED_RING + 8u * (q->stage_used & q->mask);
+        st_le32(e, id);
+        st_le32(e + 4, len);
+        q->stage_used++;
+        q->staged++;
+        q->inflight--;
+        return 0;
+    }
+    if (VQ_UNLIKELY(ndescs == 0 || ndescs > q->size)) {
+        return -EINVAL;
+    }
+    if (VQ_UNLIKELY(ndescs > q->inflight)) {
+        return -ENOSPC;
+    }
+    uint8_t *d = q->desc + 16ull * q->stage_used;
+    st_le32(d + 8, len);
+    st_le16(d + 12, id);
+    uint16_t flags = q->stage_wrap ? (VQ_DESC_F_AVAIL | VQ_DESC_F_USED) : 0;
+    if (len) {
+        flags |= VQ_DESC_F_WRITE;
+    }
+    q->stage_pos[q->staged] = q->stage_used;
+    q->stage_flags[q->staged] = flags;
+    q->staged++;
+    uint32_t pos = q->stage_used + ndescs;
+    if (pos >= q->size) {
+        pos -= q->size;
+        q->stage_wrap = !q->stage_wrap;
+    }
+    q->stage_used = (uint16_t)pos;
+    q->inflight -= ndescs;
+    return 0;
+}
+
+int vq_dev_add_used_id(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
+{
+    int rc = usable(q);
+    if (rc < 0) {
+        return rc;
+    }
+    return add_used(q, id, ndescs, len);
+}
+
+int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len)
+{
+    int rc = usable(q);
+    if (VQ_UNLIKELY(rc < 0)) {
+        return rc;
+    }
+    if (VQ_UNLIKELY(!elem)) {
+        return -EINVAL;
+    }
+    if (len > elem->in_len) {
+        len = elem->in_len;
+    }
+    rc = add_used(q, elem->id, elem->ndescs, len);
+    if (rc == 0 && len && VQ_UNLIKELY(vmem_dirty_log_enabled(q->map))) {
+        vq_elem_mark_written(q->map, elem, len);
+    }
+    return rc;
+}
+
+int vq_dev_publish(VqDevQueue *q)
+{
+    int rc = usable(q);
+    if (VQ_UNLIKELY(rc < 0)) {
+        return rc;
+    }
+    uint32_t n = q->staged;
+    if (n == 0) {
+        return 0;
+    }
+    bool log = vmem_dirty_log_enabled(q->map);
+    if (!q->packed) {
+        st_le16_release(q->dev + VQ_SPLIT_USED_IDX, q->stage_used);
+        if (VQ_UNLIKELY(log)) {
+            vq_mark_ring(q->map, q->cfg.device_addr + VQ_SPLIT_USED_RING, q->size, 8,
+                         q->next_used & q->mask, n);
+            vmem_mark_dirty(q->map, q->cfg.device_addr + VQ_SPLIT_USED_IDX, 2);
+        }
+        q->signal_pending = q->signal_pending == PENDING_UNKNOWN ? PENDING_UNKNOWN
+                                                                 : q->signal_pending + n;
+        q->next_used = q->stage_used;
+    } else {
+        /* Later entries first, the first one last: the driver polls the
+         * first position only, so it sees the whole batch at once. */
+        for (uint32_t i = 1; i < n; i++) {
+            st_le16_release(q->desc + 16ull * q->stage_pos[i] + 14, q->stage_flags[i]);
+        }
+        st_le16_release(q->desc + 16ull * q->stage_pos[0] + 14, q->stage_flags[0]);
+        uint32_t span = (q->stage_used + q->size - q->next_used) % q->size;
+        if (span == 0) {
+            span = q->size;
+        }
+        if (VQ_UNLIKELY(log)) {
+            vq_mark_ring(q->map, q->cfg.desc_addr, q->size, 16, q->next_used, span);
+        }
+        if (q->signal_pending != PENDING_UNKNOWN) {
+            q->signal_pending += span;
+        }
+        q->next_used = q->stage_used;
+        q->used_wrap = q->stage_wrap;
+    }
+    q->staged = 0;
+    return (int)n;
+}
+
+int vq_dev_push(VqDevQueue *q, const VqElem *elem, uint32_t len)
+{
+    int rc = vq_dev_add_used(q, elem, len);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = vq_dev_publish(q);
+    return rc < 0 ? rc : 0;
+}
+
+int vq_dev_should_notify(VqDevQueue *q)
+{
+    int rc = usable(q);
+    if (rc < 0) {
+        return rc;
+    }
+    uint32_t pending = q->signal_pending;
+    q->signal_pending = 0;
+    /* Order the used publication before reading the driver's fields. */
+    full_fence();
+    if (!q->packed) {
+        if (!q->event_idx) {
+            uint16_t flags = ld_le16(q->drv + VQ_SPLIT_AVAIL_FLAGS);
+            return pending != 0 && !(flags & VQ_AVAIL_F_NO_INTERRUPT);
+        }
+        if (pending == PENDING_UNKNOWN || pending > 0xffffu) {
+            return 1;
+        }
+        uint16_t event = ld_le16(split_used_event(q));
+        return vq_need_event(event, q->next_used, (uint16_t)(q->next_used - pending));
+    }
+    uint32_t ev = le32toh(__atomic_load_n((const uint32_t *)q->drv, __ATOMIC_RELAXED));
+    uint16_t off_wrap = (uint16_t)ev;
+    uint16_t flags = (uint16_t)(ev >> 16) & 3;
+    if (pending == 0) {
+        return 0;
+    }
+    if (flags == VQ_EVENT_F_DISABLE) {
+        return 0;
+    }
+    if (flags != VQ_EVENT_F_DESC || !q->event_idx || pending >= q->size) {
+        return 1; /* ENABLE, the reserved value 3, or DESC we cannot judge */
+    }
+    uint16_t event = off_wrap & 0x7fffu;
+    if (((off_wrap >> VQ_EVENT_WRAP_BIT) != 0) != q->used_wrap) {
+        event = (uint16_t)(event - q->size);
+    }
+    return vq_need_event(event, q->next_used, (uint16_t)(q->next_used - pending));
+}
+
+/* ------------------------------------------------------------------------ */
+/* State                                                                     */
+
+int vq_dev_get_state(const VqDevQueue *q, VqState *ret)
+{
+    if (!q || !ret) {
+        return -EINVAL;
+    }
+    if (!q->ready) {
+        return -EBADFD;
+    }
+    if (q->staged) {
+        return -EBUSY;
+    }
+    VqState s = {
+        .next_avail = q->next_avail,
+        .next_used = q->next_used,
+        .avail_wrap = q->packed ? q->avail_wrap : false,
+        .used_wrap = q->packed ? q->used_wrap : false,
+    };
+    *ret = s;
+    return 0;
+}
+
+int vq_dev_set_state(VqDevQueue *q, const VqState *s)
+{
+    if (!q || !s || (s->flags & ~VQ_STATE_F_USED_FROM_RING)) {
+        return -EINVAL;
+    }
+    if (!q->ready) {
+        return -EBADFD;
+    }
+    uint32_t inflight;
+    uint16_t used = s->next_used;
+    if (!q->packed) {
+        uint16_t ring_used = ld_le16_acquire(q->dev + VQ_SPLIT_USED_IDX);
+        if (s->flags & VQ_STATE_F_USED_FROM_RING) {
+            used = ring_used;
+        } else if (ring_used != used) {
+            vq_log(q->name, "restore: used index %u but the ring has %u", used, ring_used);
+            return -EINVAL;
+        }
+        uint16_t avail = ld_le16_acquire(q->drv + VQ_SPLIT_AVAIL_IDX);
+        inflight = (uint16_t)(s->next_avail - used);
+        if (inflight > q->size || (uint16_t)(avail - s->next_avail) > q->size) {
+            vq_log(q->name, "restore: inconsistent indices (avail %u, next %u, used %u)",
+                   avail, s->next_avail, used);
+            return -EINVAL;
+        }
+    } else {
+        if (s->next_avail >= q->size || s->next_used >= q->size) {
+            vq_log(q->name, "restore: position beyond the size (%u, %u)", s->next_avail,
+                   s->next_used);
+            return -EINVAL;
+        }
+        /* Positions on a circle of two laps: wrap counter 1 is an even lap. */
+        uint32_t a = s->next_avail + (s->avail_wrap ? 0 : q->size);
+        uint32_t u = s->next_used + (s->used_wrap ? 0 : q->size);
+        inflight = (a + 2 * q->size - u) % (2 * q->size);
+        if (inflight > q->size) {
+            vq_log(q->name, "restore: %u descriptors in flight", inflight);
+            return -EINVAL;
+        }
+    }
+    reset_state(q);
+    q->next_avail = q->shadow_avail = s->next_avail;
+    q->next_used = q->stage_used = used;
+    if (q->packed) {
+        q->avail_wrap = s->avail_wrap;
+        q->used_wrap = q->stage_wrap = s->used_wrap;
+    }
+    q->inflight = inflight;
+    return 0;
+}
