@@ -344,10 +344,11 @@ int64_t fdpass_sets_find_dup(const FdPassSets *sets, int fd);
  * By default this is QEMU 9.1 and later: a disconnect only frees sets that
  * have neither members nor dups (members belong to the client until it
  * removes them, so nothing is closed). With
- * fdpass_sets_set_legacy_cleanup(), it is QEMU 1.2 to 9.0 (mon_refcount):
+ * fdpass_sets_set_legacy_cleanup(), it is QEMU before 9.1 (mon_refcount):
  * while no monitor is attached, every set with no dup open has its members
- * closed and is freed, at each detach and when the last dup of a set is
- * closed (QEMU's additional "VM is running" condition is taken as true).
+ * closed and is freed, at each detach, when the last dup of a set is closed
+ * and after a remove-fd (QEMU's additional "VM is running" condition is
+ * taken as true).
  */
 void fdpass_sets_monitor_attached(FdPassSets *sets);
 void fdpass_sets_monitor_detached(FdPassSets *sets);
