@@ -24,15 +24,11 @@ static inline XiveLine ring_line(uint8_t ring)
     return ring == XIVE_TM_QW1_OS ? XIVE_LINE_OS : XIVE_LINE_HV;
 }
 
-void xive_set_line(Xive *x, uint32_t vcpu, XiveLine line, bool level)
+void xive_line_changed(Xive *x, uint32_t vcpu, XiveLine line, bool level)
 {
     XiveTctx *t = &x->tctx[vcpu];
-    uint8_t bit = (uint8_t)XIVE_LINE_BIT(line);
 
-    if (!!(t->lines & bit) == level) {
-        return;
-    }
-    t->lines = (uint8_t)(level ? t->lines | bit : t->lines & ~bit);
+    t->lines ^= (uint8_t)XIVE_LINE_BIT(line);
     if (x->line_fn) {
         x->line_fn(x->line_opaque, vcpu, line, level);
     }
@@ -356,56 +352,47 @@ enum tm_op {
     TM_OP_PULL_PHYS_CTX,
 };
 
-static enum tm_op tm_find_op(unsigned page, uint32_t off, unsigned size, bool write)
-{
-    enum tm_op op = TM_OP_NONE;
-    unsigned op_page = XIVE_TM_HV_PAGE;
+/*
+ * Where each operation lives: indexed by [is_write][key], the key folding
+ * offsets 0x000-0x03f and 0x800-0x83f (the only ones with operations) into
+ * 0-127. sizes: the access sizes accepted (bit values 1, 2, 4, 8); page: the
+ * least privileged page allowed.
+ */
+typedef struct TmOpDesc {
+    uint8_t op;
+    uint8_t sizes;
+    uint8_t page;
+} TmOpDesc;
 
-    switch (off & 0xfff) {
-    case XIVE_TM_QW1_OS + XIVE_TM_CPPR:
-        if (write && size == 1) {
-            op = TM_OP_SET_OS_CPPR;
-            op_page = XIVE_TM_OS_PAGE;
-        }
-        break;
-    case XIVE_TM_QW1_OS + XIVE_TM_WORD2:
-        op = write && size == 4 ? TM_OP_PUSH_OS_CTX : TM_OP_NONE;
-        break;
-    case XIVE_TM_QW3_HV_PHYS + XIVE_TM_CPPR:
-        op = write && size == 1 ? TM_OP_SET_HV_CPPR : TM_OP_NONE;
-        break;
-    case XIVE_TM_QW3_HV_PHYS + XIVE_TM_WORD2:
-        op = size != 1 ? TM_OP_NONE : write ? TM_OP_VT_PUSH : TM_OP_VT_POLL;
-        break;
-    case XIVE_TM_SPC_SET_OS_PENDING:
-        if (write && size == 1) {
-            op = TM_OP_SET_OS_PENDING;
-            op_page = XIVE_TM_OS_PAGE;
-        }
-        break;
-    case XIVE_TM_SPC_ACK_OS_REG:
-        if (!write && size == 2) {
-            op = TM_OP_ACK_OS_REG;
-            op_page = XIVE_TM_OS_PAGE;
-        }
-        break;
-    case XIVE_TM_SPC_PULL_OS_CTX:
-        op = !write && (size == 4 || size == 8) ? TM_OP_PULL_OS_CTX : TM_OP_NONE;
-        break;
-    case XIVE_TM_SPC_ACK_HV_REG:
-        op = !write && size == 2 ? TM_OP_ACK_HV_REG : TM_OP_NONE;
-        break;
-    case XIVE_TM_SPC_PULL_POOL_CTX:
-        op = !write && (size == 4 || size == 8) ? TM_OP_PULL_POOL_CTX : TM_OP_NONE;
-        break;
-    case XIVE_TM_SPC_PULL_PHYS_CTX:
-        op = !write && size == 1 ? TM_OP_PULL_PHYS_CTX : TM_OP_NONE;
-        break;
-    default:
-        break;
+#define TM_KEY(off) ((((off) & 0x800u) >> 5) | ((off) & 0x3fu))
+
+static const TmOpDesc tm_ops[2][128] = {
+    [false] = {
+        [TM_KEY(XIVE_TM_QW3_HV_PHYS + XIVE_TM_WORD2)] = { TM_OP_VT_POLL, 1, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_SPC_ACK_OS_REG)] = { TM_OP_ACK_OS_REG, 2, XIVE_TM_OS_PAGE },
+        [TM_KEY(XIVE_TM_SPC_PULL_OS_CTX)] = { TM_OP_PULL_OS_CTX, 4 | 8, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_SPC_PULL_POOL_CTX)] = { TM_OP_PULL_POOL_CTX, 4 | 8, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_SPC_ACK_HV_REG)] = { TM_OP_ACK_HV_REG, 2, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_SPC_PULL_PHYS_CTX)] = { TM_OP_PULL_PHYS_CTX, 1, XIVE_TM_HV_PAGE },
+    },
+    [true] = {
+        [TM_KEY(XIVE_TM_QW1_OS + XIVE_TM_CPPR)] = { TM_OP_SET_OS_CPPR, 1, XIVE_TM_OS_PAGE },
+        [TM_KEY(XIVE_TM_QW1_OS + XIVE_TM_WORD2)] = { TM_OP_PUSH_OS_CTX, 4, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_QW3_HV_PHYS + XIVE_TM_CPPR)] = { TM_OP_SET_HV_CPPR, 1, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_QW3_HV_PHYS + XIVE_TM_WORD2)] = { TM_OP_VT_PUSH, 1, XIVE_TM_HV_PAGE },
+        [TM_KEY(XIVE_TM_SPC_SET_OS_PENDING)] = { TM_OP_SET_OS_PENDING, 1, XIVE_TM_OS_PAGE },
+    },
+};
+
+/* @size is a valid access size. An operation is allowed from its page or a
+ * more privileged one. */
+static inline enum tm_op tm_find_op(unsigned page, uint32_t off, unsigned size, bool write)
+{
+    if (off & 0x7c0u) {
+        return TM_OP_NONE;
     }
-    /* An operation is allowed from its page or a more privileged one. */
-    return op != TM_OP_NONE && page <= op_page ? op : TM_OP_NONE;
+    const TmOpDesc *d = &tm_ops[write][TM_KEY(off)];
+    return (d->sizes & size) && page <= d->page ? (enum tm_op)d->op : TM_OP_NONE;
 }
 
 /* Runs a special operation; returns the loaded value (0 for stores). */
@@ -467,7 +454,7 @@ int xive_tima_mmio(Xive *x, uint32_t vcpu, XiveTmPage page, uint32_t offset,
     if (offset >= XIVE_TM_PAGE_SIZE) {
         return -ERANGE;
     }
-    if (xive_size_ok(size) && !(offset & (size - 1))) {
+    if (xive_access_ok(offset, size)) {
         enum tm_op op = tm_find_op((unsigned)page, offset, size, is_write);
         if (op != TM_OP_NONE) {
             uint64_t ret = tm_run_op(x, vcpu, op, *value);
@@ -485,11 +472,8 @@ int xive_tima_mmio(Xive *x, uint32_t vcpu, XiveTmPage page, uint32_t offset,
             }
         }
     }
-    xive_log(x, XIVE_LOG_GUEST_ERROR, "invalid %s access of size %u at TIMA page %d @0x%x",
-             is_write ? "write" : "read", size, (int)page, offset);
-    if (!is_write) {
-        *value = xive_ones(size);
-    }
+    xive_bad_access(x, "TIMA", (uint64_t)page << XIVE_TM_PAGE_SHIFT | offset, size, value,
+                    is_write);
     return 0;
 }
 

@@ -15,6 +15,31 @@ void xive_end_reset_one(XiveEnd *end)
     end->w[1] = XIVE_END_W1_ESN_Q | XIVE_END_W1_ESE_Q;
 }
 
+/*
+ * Stores one queue entry. The guest may be polling its queue on another
+ * vCPU: the generation bit and the data must appear together, so an aligned
+ * entry is written with one 32-bit store (release: what the guest sees after
+ * it is visible too). Returns 0 or -EFAULT.
+ */
+static int queue_store(VMemMap *mem, uint64_t gpa, uint32_t value)
+{
+    uint8_t *host = mem ? vmem_translate_ptr(mem, gpa, 4) : NULL;
+    if (!host) {
+        return -EFAULT;
+    }
+    uint32_t be;
+    vmem_cpu_to_be32(&be, value);
+    if (((uintptr_t)host & 3) == 0) {
+        __atomic_store_n((uint32_t *)(void *)host, be, __ATOMIC_RELEASE);
+    } else {
+        memcpy(host, &be, 4); /* a raw END may name a misaligned queue */
+    }
+    if (vmem_dirty_log_enabled(mem)) {
+        vmem_mark_dirty(mem, gpa, 4);
+    }
+    return 0;
+}
+
 /* Writes one event into the END's queue and moves the index on. */
 static void end_enqueue(Xive *x, XiveEnd *end, uint32_t data)
 {
@@ -22,10 +47,8 @@ static void end_enqueue(Xive *x, XiveEnd *end, uint32_t data)
     uint32_t qindex = xive_end_qindex(end) & (qentries - 1);
     uint32_t qgen = xive_end_qgen(end);
     uint64_t qaddr = xive_end_qaddr(end) + ((uint64_t)qindex << 2);
-    int rc = x->mem ? vmem_write_be32(x->mem, qaddr, (qgen << 31) | (data & 0x7fffffffu))
-                    : -EFAULT;
 
-    if (rc < 0) {
+    if (queue_store(x->mem, qaddr, (qgen << 31) | (data & 0x7fffffffu)) < 0) {
         xive_log(x, XIVE_LOG_GUEST_ERROR, "failed to write END data @0x%" PRIx64, qaddr);
         return;
     }

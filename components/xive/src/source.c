@@ -91,10 +91,6 @@ static inline int forward(Xive *x, uint32_t lisn, bool notify)
 /* ------------------------------------------------------------------------ */
 /* Source API                                                                */
 
-static inline bool esb_two_pages(const Xive *x)
-{
-    return x->esb_shift == XIVE_ESB_4K_2PAGE || x->esb_shift == XIVE_ESB_64K_2PAGE;
-}
 
 int xive_source_info(const Xive *x, uint32_t lisn, XiveSourceInfo *ret_info)
 {
@@ -105,7 +101,7 @@ int xive_source_info(const Xive *x, uint32_t lisn, XiveSourceInfo *ret_info)
         return -ENOENT;
     }
     uint8_t st = x->status[lisn];
-    bool two = esb_two_pages(x);
+    bool two = x->esb_mgmt_bit != 0;
     uint64_t base = (uint64_t)lisn << x->esb_shift;
 
     ret_info->lsi = st & XIVE_STATUS_LSI;
@@ -113,7 +109,7 @@ int xive_source_info(const Xive *x, uint32_t lisn, XiveSourceInfo *ret_info)
     ret_info->two_pages = two;
     ret_info->page_shift = two ? x->esb_shift - 1 : x->esb_shift;
     ret_info->trigger_offset = base;
-    ret_info->mgmt_offset = two ? base + (UINT64_C(1) << (x->esb_shift - 1)) : base;
+    ret_info->mgmt_offset = base + x->esb_mgmt_bit;
     ret_info->asserted = st & XIVE_STATUS_ASSERTED;
     ret_info->pq = st & XIVE_STATUS_PQ;
     return 0;
@@ -239,7 +235,7 @@ int xive_source_set_pq(Xive *x, uint32_t lisn, uint8_t pq, uint8_t *ret_old)
 
 uint64_t xive_esb_region_size(const Xive *x)
 {
-    return x ? (uint64_t)x->nr_irqs << x->esb_shift : 0;
+    return x ? x->esb_size : 0;
 }
 
 unsigned xive_esb_shift(const Xive *x)
@@ -287,20 +283,16 @@ int xive_esb_mmio(Xive *x, uint64_t offset, unsigned size, uint64_t *value, bool
     if (!x || !value) {
         return -EINVAL;
     }
-    if (offset >= ((uint64_t)x->nr_irqs << x->esb_shift)) {
+    if (offset >= x->esb_size) {
         return -ERANGE;
     }
     uint32_t lisn = (uint32_t)(offset >> x->esb_shift);
 
-    if (!xive_size_ok(size) || (offset & (size - 1))) {
-        xive_log(x, XIVE_LOG_GUEST_ERROR, "invalid ESB %s of size %u at 0x%" PRIx64,
-                 is_write ? "store" : "load", size, offset);
-        if (!is_write) {
-            *value = xive_ones(size);
-        }
+    if (!xive_access_ok(offset, size)) {
+        xive_bad_access(x, "ESB", offset, size, value, is_write);
         return 0;
     }
-    if (esb_two_pages(x) && !((offset >> (x->esb_shift - 1)) & 1)) {
+    if (x->esb_mgmt_bit && !(offset & x->esb_mgmt_bit)) {
         /* Even page of a pair: the trigger page. */
         if (is_write) {
             forward(x, lisn, source_trigger(x, lisn));
@@ -359,12 +351,8 @@ int xive_end_esb_mmio(Xive *x, uint64_t offset, unsigned size, uint64_t *value, 
     uint32_t end_idx = (uint32_t)(offset >> (END_ESB_SHIFT + 1));
     XiveEnd *end = &x->ends[end_idx];
 
-    if (is_write || !xive_size_ok(size) || (offset & (size - 1)) || !xive_end_is_valid(end)) {
-        xive_log(x, XIVE_LOG_GUEST_ERROR, "invalid END ESB %s of size %u at 0x%" PRIx64,
-                 is_write ? "store" : "load", size, offset);
-        if (!is_write) {
-            *value = xive_ones(size);
-        }
+    if (is_write || !xive_access_ok(offset, size) || !xive_end_is_valid(end)) {
+        xive_bad_access(x, "END ESB", offset, size, value, is_write);
         return 0;
     }
     unsigned shift = ((offset >> END_ESB_SHIFT) & 1) ? XIVE_END_W1_ESE_SHIFT

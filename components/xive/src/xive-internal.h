@@ -40,6 +40,8 @@ struct Xive {
     uint32_t nr_ends;
     uint32_t esb_shift;
     uint32_t flags;
+    uint64_t esb_size;     /* nr_irqs << esb_shift */
+    uint64_t esb_mgmt_bit; /* offset bit of the management page; 0: one page */
     VMemMap *mem;
 
     uint8_t *status; /* per source */
@@ -61,12 +63,24 @@ struct Xive {
 
 /* Logging (xive.c). */
 void xive_log(Xive *x, XiveLogLevel level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4), cold));
+
+/* An access the guest should not have made: logged, ignored, and a load
+ * reads all ones. @where names the MMIO region. */
+void xive_bad_access(Xive *x, const char *where, uint64_t offset, unsigned size,
+                     uint64_t *value, bool is_write) __attribute__((cold, noinline));
 
 /* Presenter (presenter.c). */
 void xive_tctx_reset_one(Xive *x, uint32_t vcpu);
 void xive_tctx_update_special(Xive *x, uint32_t vcpu);
-void xive_set_line(Xive *x, uint32_t vcpu, XiveLine line, bool level);
+void xive_line_changed(Xive *x, uint32_t vcpu, XiveLine line, bool level);
+/* Sets a line's level; the handler hears of changes only. */
+static inline void xive_set_line(Xive *x, uint32_t vcpu, XiveLine line, bool level)
+{
+    if (((x->tctx[vcpu].lines >> line) & 1) != level) {
+        xive_line_changed(x, vcpu, line, level);
+    }
+}
 /* Presents an event of @prio for NVT (blk, idx). Returns true if a thread
  * context matched and took it. */
 bool xive_presenter_notify(Xive *x, uint8_t nvt_blk, uint32_t nvt_idx, uint8_t prio);
@@ -97,9 +111,10 @@ static inline uint64_t xive_ones(unsigned size)
     return size >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * size)) - 1;
 }
 
-static inline bool xive_size_ok(unsigned size)
+/* A 1, 2, 4 or 8-byte access, naturally aligned. */
+static inline bool xive_access_ok(uint64_t offset, unsigned size)
 {
-    return size == 1 || size == 2 || size == 4 || size == 8;
+    return size <= 8 && ((0x116u >> size) & 1) && !(offset & (size - 1));
 }
 
 #endif /* XIVE_INTERNAL_H */

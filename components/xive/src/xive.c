@@ -32,6 +32,9 @@ int xive_new(const XiveConfig *cfg, Xive **ret_xive)
     x->nr_irqs = cfg->nr_irqs;
     x->nr_ends = cfg->nr_vcpus * XIVE_ENDS_PER_VCPU;
     x->esb_shift = shift;
+    x->esb_size = (uint64_t)cfg->nr_irqs << shift;
+    x->esb_mgmt_bit = (shift == XIVE_ESB_4K_2PAGE || shift == XIVE_ESB_64K_2PAGE)
+                          ? UINT64_C(1) << (shift - 1) : 0;
     x->flags = cfg->flags;
     x->mem = cfg->mem;
     x->status = calloc(x->nr_irqs, sizeof(*x->status));
@@ -158,5 +161,15 @@ void xive_log(Xive *x, XiveLogLevel level, const char *fmt, ...)
         x->log_fn(x->log_opaque, level, msg);
     } else {
         fprintf(stderr, "xive: %s%s\n", level == XIVE_LOG_UNIMP ? "unimplemented: " : "", msg);
+    }
+}
+
+void xive_bad_access(Xive *x, const char *where, uint64_t offset, unsigned size,
+                     uint64_t *value, bool is_write)
+{
+    xive_log(x, XIVE_LOG_GUEST_ERROR, "invalid %s %s of size %u at 0x%" PRIx64, where,
+             is_write ? "store" : "load", size, offset);
+    if (!is_write) {
+        *value = xive_ones(size);
     }
 }
