@@ -139,6 +139,7 @@ int vq_dev_configure(VqDevQueue *q, const VqConfig *cfg)
     q->event_idx = cfg->features & VQ_FEATURE(VQ_F_EVENT_IDX);
     q->indirect_ok = cfg->features & VQ_FEATURE(VQ_F_INDIRECT_DESC);
     reset_state(q);
+    q->signal_pending = 0; /* nothing was published before */
     q->ready = true;
     return 0;
 }
