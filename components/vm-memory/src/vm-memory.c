@@ -41,6 +41,8 @@ typedef struct VMemRegion {
 struct VMemMap {
     unsigned n;
     atomic_bool logging;
+    /* regions[i].gpa again, densely packed for the bisection. */
+    uint64_t starts[VMEM_MAX_REGIONS];
     VMemRegion regions[VMEM_MAX_REGIONS];
     /* Written by readers: keep it away from the read-mostly fields. */
     _Alignas(CACHE_LINE) atomic_uint hint;
@@ -81,20 +83,24 @@ static int find_index(const VMemMap *map, uint64_t gpa)
     if (h < n && region_contains(&map->regions[h], gpa)) {
         return (int)h;
     }
-    unsigned lo = 0, hi = n;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        const VMemRegion *r = &map->regions[mid];
-        if (gpa < r->gpa) {
-            hi = mid;
-        } else if (gpa - r->gpa >= r->size) {
-            lo = mid + 1;
-        } else {
-            atomic_store_explicit(hint, mid, memory_order_relaxed);
-            return (int)mid;
-        }
+    if (n == 0) {
+        return -1;
     }
-    return -1;
+    /* Last region starting at or below gpa, without branches on the data
+     * (the compiler emits conditional moves): random addresses would
+     * mispredict a classic bisection at every step. */
+    const uint64_t *s = map->starts;
+    unsigned lo = 0, len = n;
+    while (len > 1) {
+        unsigned half = len / 2;
+        lo = s[lo + half] <= gpa ? lo + half : lo;
+        len -= half;
+    }
+    if (!region_contains(&map->regions[lo], gpa)) {
+        return -1;
+    }
+    atomic_store_explicit(hint, lo, memory_order_relaxed);
+    return (int)lo;
 }
 
 /* Region holding the whole of [gpa, gpa + len), len >= 1, or NULL. */
@@ -321,6 +327,9 @@ static int add_mapping(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
     }
     memmove(&map->regions[pos + 1], &map->regions[pos],
             (map->n - (unsigned)pos) * sizeof(VMemRegion));
+    memmove(&map->starts[pos + 1], &map->starts[pos],
+            (map->n - (unsigned)pos) * sizeof(uint64_t));
+    map->starts[pos] = gpa;
     map->regions[pos] = (VMemRegion){
         .gpa = gpa, .size = size, .host = host, .dirty = dirty,
         .dirty_words = words, .fd_offset = fd_offset, .fd = fd,
@@ -419,6 +428,7 @@ int vmem_map_remove(VMemMap *map, uint64_t gpa)
     region_release(&map->regions[u]);
     memmove(&map->regions[u], &map->regions[u + 1],
             (map->n - u - 1) * sizeof(VMemRegion));
+    memmove(&map->starts[u], &map->starts[u + 1], (map->n - u - 1) * sizeof(uint64_t));
     map->n--;
     atomic_store_explicit(&map->hint, 0, memory_order_relaxed);
     return 0;
