@@ -68,13 +68,21 @@ static bool in_ranges(const Ranges *r, uint64_t gpa)
 
 static void check_memory(VMemMap *mem, const Ranges *r, uint64_t base, uint64_t size)
 {
+    static const uint8_t zero[4096];
     uint8_t *host;
     if (r->overflow || vmem_translate(mem, base, size, (void **)&host) < 0) {
         return;
     }
-    for (uint64_t off = 0; off < size; off++) {
-        if (host[off] && !in_ranges(r, base + off)) {
-            __builtin_trap(); /* a write outside every configured queue */
+    /* Page by page with memcmp (fast, uninstrumented); bytes only where
+     * something was written. */
+    for (uint64_t page = 0; page < size; page += sizeof(zero)) {
+        if (memcmp(host + page, zero, sizeof(zero)) == 0) {
+            continue;
+        }
+        for (uint64_t off = page; off < page + sizeof(zero); off++) {
+            if (host[off] && !in_ranges(r, base + off)) {
+                __builtin_trap(); /* a write outside every configured queue */
+            }
         }
     }
 }
@@ -140,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     xive_set_log_handler(x, quiet, NULL);
     xive_set_line_handler(x, on_line, NULL);
     uint64_t esb_size = xive_esb_region_size(x);
+    unsigned slow_ops = 0; /* save/restore and text dumps: a few per input */
 
     for (unsigned ops = 0; in.left && ops < 512; ops++) {
         unsigned op = (unsigned)take(&in, 1);
@@ -232,7 +241,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         case 9:
-            restore_roundtrip(x);
+            if (slow_ops++ < 4) {
+                restore_roundtrip(x);
+            }
             break;
         case 10: { /* H_INT_ESB-like */
             uint32_t lisn = (uint32_t)take(&in, 1) % (NR_IRQS + 1);
@@ -243,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         default: { /* read back everything a VMM may look at */
             char *text = NULL;
-            if (xive_info_pic(x, &text) == 0) {
+            if (slow_ops++ < 4 && xive_info_pic(x, &text) == 0) {
                 free(text);
             }
             uint8_t regs[XIVE_TM_REGS_SIZE];

@@ -23,14 +23,19 @@
 #define STATE_TCTX_SIZE (XIVE_TM_REGS_SIZE + 2u)
 #define STATE_LINES_RESERVED 0xfcu
 
+/* CRC-32 (IEEE 802.3, reflected 0xedb88320), four bits at a time. */
 static uint32_t crc32_ieee(const uint8_t *p, size_t len)
 {
+    static const uint32_t nibble[16] = {
+        0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+        0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+        0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+    };
     uint32_t crc = UINT32_MAX;
     while (len--) {
         crc ^= *p++;
-        for (int k = 0; k < 8; k++) {
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-        }
+        crc = (crc >> 4) ^ nibble[crc & 0xf];
+        crc = (crc >> 4) ^ nibble[crc & 0xf];
     }
     return ~crc;
 }
