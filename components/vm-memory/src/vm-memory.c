@@ -307,11 +307,7 @@ static int add_mapping(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
     if (pos < 0) {
         return pos;
     }
-    uint64_t words = (size / VMEM_PAGE_SIZE + 63) / 64;
-    _Atomic uint64_t *dirty = calloc(words, sizeof(uint64_t));
-    if (!dirty) {
-        return -ENOMEM;
-    }
+    /* mmap() first: it rejects absurd sizes before we size a bitmap for them. */
     void *host;
     if (fd < 0) {
         host = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -321,9 +317,13 @@ static int add_mapping(VMemMap *map, uint64_t gpa, uint64_t size, int fd,
                     (off_t)fd_offset);
     }
     if (host == MAP_FAILED) {
-        int rc = -errno;
-        free((void *)dirty);
-        return rc;
+        return -errno;
+    }
+    uint64_t words = (size / VMEM_PAGE_SIZE + 63) / 64;
+    _Atomic uint64_t *dirty = calloc(words, sizeof(uint64_t));
+    if (!dirty) {
+        munmap(host, size);
+        return -ENOMEM;
     }
     memmove(&map->regions[pos + 1], &map->regions[pos],
             (map->n - (unsigned)pos) * sizeof(VMemRegion));
