@@ -71,18 +71,17 @@ static inline bool region_contains(const VMemRegion *r, uint64_t gpa)
     return gpa >= r->gpa && gpa - r->gpa < r->size;
 }
 
-/* Index of the region holding @gpa, or -1. */
-static int find_index(const VMemMap *map, uint64_t gpa)
+/* The hint is the only field accessors write; the map is otherwise read only
+ * while accessors run, so casting const away for it is sound. */
+static inline atomic_uint *hint_of(const VMemMap *map)
 {
-    /* The hint is the only field accessors write; the map is otherwise read
-     * only while accessors run, so casting const away here is sound. */
-    atomic_uint *hint = &((VMemMap *)map)->hint;
-    unsigned n = map->n;
-    unsigned h = atomic_load_explicit(hint, memory_order_relaxed);
+    return &((VMemMap *)map)->hint;
+}
 
-    if (h < n && region_contains(&map->regions[h], gpa)) {
-        return (int)h;
-    }
+/* find_index() when the hint missed: search all regions. */
+static __attribute__((noinline)) int find_index_search(const VMemMap *map, uint64_t gpa)
+{
+    unsigned n = map->n;
     if (n == 0) {
         return -1;
     }
@@ -99,8 +98,20 @@ static int find_index(const VMemMap *map, uint64_t gpa)
     if (!region_contains(&map->regions[lo], gpa)) {
         return -1;
     }
-    atomic_store_explicit(hint, lo, memory_order_relaxed);
+    atomic_store_explicit(hint_of(map), lo, memory_order_relaxed);
     return (int)lo;
+}
+
+/* Index of the region holding @gpa, or -1. The hint check is inlined in
+ * every accessor; the search is not. */
+static inline __attribute__((always_inline)) int find_index(const VMemMap *map,
+                                                            uint64_t gpa)
+{
+    unsigned h = atomic_load_explicit(hint_of(map), memory_order_relaxed);
+    if (h < map->n && region_contains(&map->regions[h], gpa)) {
+        return (int)h;
+    }
+    return find_index_search(map, gpa);
 }
 
 /* Region holding the whole of [gpa, gpa + len), len >= 1, or NULL. */
