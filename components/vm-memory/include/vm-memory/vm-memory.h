@@ -142,9 +142,10 @@ int vmem_map_add_anon(VMemMap *map, uint64_t gpa, uint64_t size);
  * mapped MAP_SHARED, zero-filled. Its fd and offset (0) are available from
  * vmem_map_region_info() so that it can be sent to another process.
  *
- * Returns: 0 on success; -EINVAL as for vmem_map_add_anon() or for unknown
- * @flags; -ENOSPC if the map is full; a negative errno from memfd_create(),
- * ftruncate(), fcntl(F_ADD_SEALS) or mmap().
+ * Returns: 0 on success; -EINVAL as for vmem_map_add_anon(), for unknown
+ * @flags, or a @size beyond 2^63 - 1 (the largest file size); -ENOSPC if the
+ * map is full; -ENOMEM; a negative errno from memfd_create(), ftruncate(),
+ * fcntl(F_ADD_SEALS) or mmap(). On error no fd is left open.
  */
 int vmem_map_add_memfd(VMemMap *map, uint64_t gpa, uint64_t size,
                        const char *name, unsigned flags);
@@ -166,7 +167,7 @@ int vmem_map_add_memfd(VMemMap *map, uint64_t gpa, uint64_t size,
  * Returns: 0 on success; -EINVAL as for vmem_map_add_anon(), for a negative
  * @fd, a misaligned @fd_offset, @fd_offset + @size beyond 2^63 - 1, or a
  * regular file shorter than @fd_offset + @size; -EBADF if @fd is not open;
- * -ENOSPC if the map is full; a negative errno from fstat(),
+ * -ENOSPC if the map is full; -ENOMEM; a negative errno from fstat(),
  * fcntl(F_DUPFD_CLOEXEC) or mmap() (e.g. -EACCES for a read-only fd, -ENODEV
  * for a file that cannot be mapped).
  */
