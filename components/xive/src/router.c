@@ -254,10 +254,10 @@ int xive_queue_configure(Xive *x, uint32_t vcpu, uint8_t prio, uint64_t qpage,
     xive_end_set_nvt(&end, XIVE_SPAPR_BLOCK_ID, xive_nvt_index(vcpu));
     end.w[7] = 0;
     xive_end_set_priority(&end, prio);
-    /* The generation starts at 1 and the index at 0; the event state
-     * buffers and the escalation words are left as they were. */
-    end.w[1] = (end.w[1] & ~(XIVE_END_W1_GENERATION | XIVE_END_W1_PAGE_OFF_MASK)) |
-               XIVE_END_W1_GENERATION;
+    /* The generation starts at 1 and the index at 0; as on QEMU, the whole
+     * word is rewritten, so ESn and ESe start ready (00). The other control
+     * bits and the escalation words are left as they were. */
+    end.w[1] = XIVE_END_W1_GENERATION;
     *slot = end;
     return 0;
 }

@@ -396,14 +396,17 @@ Test(source, end_esb_pages)
     cr_assert_eq(xive_end_esb_mmio(T.x, (uint64_t)idx << 17, 8, &v, false), 0);
     cr_assert_eq(v, UINT64_MAX);
     cr_assert_eq(xive_queue_configure(T.x, 1, 3, T_QPAGE(1, 3), 12, 0), 0);
-    /* ESn page (even): get, set 00 (returns old 01), EOI. */
+    /* ESn page (even): get (00 after configuration), set 01 (returns the
+     * old 00), get again. */
     cr_assert_eq(xive_end_esb_mmio(T.x, ((uint64_t)idx << 17) + 0x800, 8, &v, false), 0);
-    cr_assert_eq(v, XIVE_ESB_OFF);
-    cr_assert_eq(xive_end_esb_mmio(T.x, ((uint64_t)idx << 17) + 0xc00, 8, &v, false), 0);
+    cr_assert_eq(v, XIVE_ESB_RESET);
+    cr_assert_eq(xive_end_esb_mmio(T.x, ((uint64_t)idx << 17) + 0xd00, 8, &v, false), 0);
+    cr_assert_eq(v, XIVE_ESB_RESET);
+    cr_assert_eq(xive_end_esb_mmio(T.x, ((uint64_t)idx << 17) + 0xbf8, 8, &v, false), 0);
     cr_assert_eq(v, XIVE_ESB_OFF);
     xive_end_get(T.x, idx, &end);
-    cr_assert_eq(xive_end_esn(&end), XIVE_ESB_RESET);
-    cr_assert_eq(xive_end_ese(&end), XIVE_ESB_OFF);
+    cr_assert_eq(xive_end_esn(&end), XIVE_ESB_OFF);
+    cr_assert_eq(xive_end_ese(&end), XIVE_ESB_RESET);
     /* ESe page (odd): set 11, then EOI returns 1 and leaves 10. */
     uint64_t ese = ((uint64_t)idx << 17) + 0x10000;
     cr_assert_eq(xive_end_esb_mmio(T.x, ese + 0xf00, 8, &v, false), 0);

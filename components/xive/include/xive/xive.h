@@ -704,8 +704,9 @@ enum {
  *
  * Sets the END (vcpu, prio) as H_INT_SET_QUEUE_CONFIG does on QEMU, after
  * its hcall-level checks: VALID | ENQUEUE, QSIZE = qshift - 12, the queue
- * address, NVT = 0x400 + vcpu, the priority, the n bit from @flags,
- * generation 1 and index 0 (ESn/ESe and escalation words are kept).
+ * address, NVT = 0x400 + vcpu, the priority, the n bit from @flags, word 1
+ * = generation 1, index 0, ESn = ESe = 00. Other word 0 bits (backlog,
+ * escalation) and the escalation EAS are kept.
  *
  * Returns: 0 on success; -EINVAL if @x is NULL, @vcpu >= nr_vcpus, @prio > 7
  * or @flags has unknown bits; -EDOM if @qshift is not 0, 12, 16, 21 or 24;
