@@ -39,7 +39,7 @@ void xive_line_changed(Xive *x, uint32_t vcpu, XiveLine line, bool level)
 
 /* Raises the exception of @ring if its PIPR beats its CPPR. The POOL ring
  * signals through the PHYS ring's registers. */
-static void tctx_notify(Xive *x, uint32_t vcpu, uint8_t ring)
+static XIVE_HOT void tctx_notify(Xive *x, uint32_t vcpu, uint8_t ring)
 {
     uint8_t *regs = x->tctx[vcpu].regs;
     uint8_t alt = ring == XIVE_TM_QW2_HV_POOL ? XIVE_TM_QW3_HV_PHYS : ring;
@@ -64,7 +64,7 @@ static void tctx_notify(Xive *x, uint32_t vcpu, uint8_t ring)
 /* Recomputes the PIPR of @ring from its IPB; the PHYS ring also sees the
  * POOL ring's pending priorities while the pool context is valid. Returns
  * the ring holding the winner. */
-static uint8_t tctx_recompute_pipr(uint8_t *regs, uint8_t ring)
+static XIVE_HOT uint8_t tctx_recompute_pipr(uint8_t *regs, uint8_t ring)
 {
     uint8_t pipr = ipb_to_pipr(regs[ring + XIVE_TM_IPB]);
     uint8_t winner = ring;
@@ -80,7 +80,7 @@ static uint8_t tctx_recompute_pipr(uint8_t *regs, uint8_t ring)
     return winner;
 }
 
-static void tctx_set_cppr(Xive *x, uint32_t vcpu, uint8_t ring, uint8_t cppr)
+static XIVE_HOT void tctx_set_cppr(Xive *x, uint32_t vcpu, uint8_t ring, uint8_t cppr)
 {
     uint8_t *regs = x->tctx[vcpu].regs;
 
@@ -92,7 +92,7 @@ static void tctx_set_cppr(Xive *x, uint32_t vcpu, uint8_t ring, uint8_t cppr)
 }
 
 /* Records @prio pending on @ring (0xff: none, only re-evaluate). */
-static void tctx_pipr_update(Xive *x, uint32_t vcpu, uint8_t ring, uint8_t prio)
+static XIVE_HOT void tctx_pipr_update(Xive *x, uint32_t vcpu, uint8_t ring, uint8_t prio)
 {
     uint8_t *regs = x->tctx[vcpu].regs;
     uint8_t alt = ring == XIVE_TM_QW2_HV_POOL ? XIVE_TM_QW3_HV_PHYS : ring;
@@ -103,7 +103,7 @@ static void tctx_pipr_update(Xive *x, uint32_t vcpu, uint8_t ring, uint8_t prio)
 }
 
 /* Acknowledge: returns NSR << 8 | CPPR and takes the pending priority. */
-static uint64_t tctx_accept(Xive *x, uint32_t vcpu, uint8_t ring)
+static XIVE_HOT uint64_t tctx_accept(Xive *x, uint32_t vcpu, uint8_t ring)
 {
     uint8_t *regs = x->tctx[vcpu].regs;
     uint8_t nsr = regs[ring + XIVE_TM_NSR];
@@ -176,7 +176,7 @@ void xive_tctx_reset_one(Xive *x, uint32_t vcpu)
 }
 
 /* Which ring of thread @vcpu, if any, has @cam dispatched (-1: none). */
-static int tctx_match(const Xive *x, uint32_t vcpu, uint32_t cam)
+static XIVE_HOT int tctx_match(const Xive *x, uint32_t vcpu, uint32_t cam)
 {
     const uint8_t *regs = x->tctx[vcpu].regs;
     uint32_t pool_w2 = xive_ld_be32(&regs[XIVE_TM_QW2_HV_POOL + XIVE_TM_WORD2]);
@@ -198,31 +198,38 @@ static int tctx_match(const Xive *x, uint32_t vcpu, uint32_t cam)
 bool xive_presenter_notify(Xive *x, uint8_t nvt_blk, uint32_t nvt_idx, uint8_t prio)
 {
     uint32_t cam = ((uint32_t)nvt_blk << 19) | nvt_idx;
-    uint32_t match_vcpu = 0;
-    int match_ring = -1;
 
     if (x->nr_special == 0) {
-        /* Only the NVT's own thread can have it dispatched. */
+        /* Only the NVT's own thread can have it dispatched, and only on its
+         * OS ring (no thread has a PHYS or POOL context). */
         uint32_t vcpu = nvt_idx - XIVE_SPAPR_NVT_BASE;
-        if (nvt_blk == XIVE_SPAPR_BLOCK_ID && nvt_idx >= XIVE_SPAPR_NVT_BASE &&
-            vcpu < x->nr_vcpus) {
-            match_ring = tctx_match(x, vcpu, cam);
-            match_vcpu = vcpu;
+        if (nvt_blk != XIVE_SPAPR_BLOCK_ID || nvt_idx < XIVE_SPAPR_NVT_BASE ||
+            vcpu >= x->nr_vcpus) {
+            return false;
         }
-    } else {
-        for (uint32_t v = 0; v < x->nr_vcpus; v++) {
-            int ring = tctx_match(x, v, cam);
-            if (ring < 0) {
-                continue;
-            }
-            if (match_ring >= 0) {
-                xive_log(x, XIVE_LOG_GUEST_ERROR,
-                         "already found a thread context NVT %x/%x", nvt_blk, nvt_idx);
-                return false;
-            }
-            match_ring = ring;
-            match_vcpu = v;
+        uint32_t os_w2 = xive_ld_be32(&x->tctx[vcpu].regs[XIVE_TM_QW1_OS + XIVE_TM_WORD2]);
+        if ((os_w2 & (XIVE_TM_QW1W2_VO | XIVE_TM_QW1W2_OS_CAM_MASK)) !=
+            (XIVE_TM_QW1W2_VO | cam)) {
+            return false;
         }
+        tctx_pipr_update(x, vcpu, XIVE_TM_QW1_OS, prio);
+        return true;
+    }
+
+    uint32_t match_vcpu = 0;
+    int match_ring = -1;
+    for (uint32_t v = 0; v < x->nr_vcpus; v++) {
+        int ring = tctx_match(x, v, cam);
+        if (ring < 0) {
+            continue;
+        }
+        if (match_ring >= 0) {
+            xive_log(x, XIVE_LOG_GUEST_ERROR, "already found a thread context NVT %x/%x",
+                     nvt_blk, nvt_idx);
+            return false;
+        }
+        match_ring = ring;
+        match_vcpu = v;
     }
     if (match_ring < 0) {
         return false;
@@ -362,6 +369,7 @@ typedef struct TmOpDesc {
     uint8_t op;
     uint8_t sizes;
     uint8_t page;
+    uint8_t pad; /* a power-of-two stride */
 } TmOpDesc;
 
 #define TM_KEY(off) ((((off) & 0x800u) >> 5) | ((off) & 0x3fu))

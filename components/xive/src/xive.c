@@ -40,7 +40,12 @@ int xive_new(const XiveConfig *cfg, Xive **ret_xive)
     x->status = calloc(x->nr_irqs, sizeof(*x->status));
     x->eas = calloc(x->nr_irqs, sizeof(*x->eas));
     x->ends = calloc(x->nr_ends, sizeof(*x->ends));
-    x->tctx = calloc(x->nr_vcpus, sizeof(*x->tctx));
+    /* sizeof(XiveTctx) is a multiple of its alignment, as aligned_alloc()
+     * wants; the size cannot overflow (nr_vcpus <= XIVE_MAX_VCPUS). */
+    x->tctx = aligned_alloc(_Alignof(XiveTctx), (size_t)x->nr_vcpus * sizeof(*x->tctx));
+    if (x->tctx) {
+        memset(x->tctx, 0, (size_t)x->nr_vcpus * sizeof(*x->tctx));
+    }
     if (!x->status || !x->eas || !x->ends || !x->tctx) {
         xive_free(x);
         return -ENOMEM;
