@@ -10,6 +10,7 @@
  * release store. Everything read from the ring is validated every time.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,6 +479,19 @@ static const char *walk_rule(int err)
     }
 }
 
+/* Fills @e with a chain made of one direct descriptor (the common case,
+ * handled without the general walk). */
+static inline void fill_simple(VqElem *e, uint16_t id, uint64_t addr, uint32_t len,
+                               uint16_t flags)
+{
+    uint16_t w = (flags & VQ_DESC_F_WRITE) >> 1;
+    /* Whole-struct stores: the compiler merges them into a few wide ones. */
+    *e->bufs = (VqBuf){ .gpa = addr, .len = len, .flags = (uint32_t)w << 1 };
+    VqElem h = { .id = id, .ndescs = 1, .nout = (uint16_t)(w ^ 1), .nin = w,
+                 .out_len = w ? 0 : len, .in_len = w ? len : 0 };
+    memcpy(e, &h, offsetof(VqElem, bufs));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Split ring: available side                                                */
 
@@ -536,15 +550,23 @@ static int split_pop(VqDevQueue *q, VqElem *elem)
     if (VQ_UNLIKELY(head >= q->size)) {
         return violation(q, -ERANGE, "head %u, queue size %u", head, q->size);
     }
-    unsigned at;
-    int rc = split_walk(q, head, elem, &at);
-    if (VQ_UNLIKELY(rc < 0)) {
-        if (rc == -ENOBUFS) {
-            return rc;
+    const uint8_t *d = q->desc + 16u * head;
+    uint16_t flags = ld_le16(d + 12);
+    if (VQ_LIKELY(!(flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) && elem->bufs_cap)) {
+        fill_simple(elem, head, ld_le64(d), ld_le32(d + 8), flags);
+    } else {
+        /* The walk reads the descriptor again and uses only that copy. */
+        unsigned at;
+        int rc = split_walk(q, head, elem, &at);
+        if (VQ_UNLIKELY(rc < 0)) {
+            if (rc == -ENOBUFS) {
+                return rc;
+            }
+            return violation(q, rc, "%s: chain at head %u, descriptor %u", walk_rule(rc), head,
+                             at);
         }
-        return violation(q, rc, "%s: chain at head %u, descriptor %u", walk_rule(rc), head, at);
+        elem->id = head;
     }
-    elem->id = head;
     q->next_avail++;
     q->inflight++;
     return 0;
@@ -597,6 +619,17 @@ static int packed_pop(VqDevQueue *q, VqElem *elem)
         }
         flags = packed_head_flags(q);
     }
+    if (VQ_LIKELY(!(flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) && elem->bufs_cap &&
+                  q->inflight < q->size)) {
+        const uint8_t *d = q->desc + 16ull * q->next_avail;
+        fill_simple(elem, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
+        if (VQ_UNLIKELY(++q->next_avail == q->size)) {
+            q->next_avail = 0;
+            q->avail_wrap = !q->avail_wrap;
+        }
+        q->inflight++;
+        return 0;
+    }
     unsigned at;
     int rc = packed_walk(q, flags, elem, &at);
     if (VQ_UNLIKELY(rc < 0)) {
@@ -632,6 +665,108 @@ int vq_dev_pop(VqDevQueue *q, VqElem *elem)
         return -EINVAL;
     }
     return q->packed ? packed_pop(q, elem) : split_pop(q, elem);
+}
+
+/* Split: pops chains of one direct descriptor from the avail entries already
+ * known (shadow), with the indices in registers; stops at anything else. */
+static unsigned split_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
+{
+    uint16_t na = q->next_avail;
+    const uint16_t end = q->shadow_avail;
+    uint32_t inflight = q->inflight;
+    const uint32_t size = q->size, mask = q->mask;
+    const uint8_t *ring = q->drv + VQ_SPLIT_AVAIL_RING;
+    const uint8_t *desc = q->desc;
+    unsigned i = 0;
+    for (; i < n && na != end && inflight < size; i++) {
+        VqElem *e = &elems[i];
+        if (VQ_UNLIKELY(!e->bufs_cap)) {
+            break;
+        }
+        uint16_t head = ld_le16(ring + 2u * (na & mask));
+        if (VQ_UNLIKELY(head >= size)) {
+            break;
+        }
+        const uint8_t *d = desc + 16u * head;
+        uint16_t flags = ld_le16(d + 12);
+        if (flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) {
+            break;
+        }
+        fill_simple(e, head, ld_le64(d), ld_le32(d + 8), flags);
+        na++;
+        inflight++;
+    }
+    q->next_avail = na;
+    q->inflight = inflight;
+    return i;
+}
+
+/* Packed: the same for chains of one direct descriptor. */
+static unsigned packed_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
+{
+    uint32_t pos = q->next_avail;
+    bool wrap = q->avail_wrap;
+    uint32_t inflight = q->inflight;
+    const uint32_t size = q->size;
+    const uint8_t *desc = q->desc;
+    unsigned i = 0;
+    for (; i < n && inflight < size; i++) {
+        VqElem *e = &elems[i];
+        if (VQ_UNLIKELY(!e->bufs_cap)) {
+            break;
+        }
+        const uint8_t *d = desc + 16ull * pos;
+        uint16_t flags = ld_le16_acquire(d + 14);
+        if (!packed_is_avail(flags, wrap) || (flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT))) {
+            break;
+        }
+        fill_simple(e, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
+        if (VQ_UNLIKELY(++pos == size)) {
+            pos = 0;
+            wrap = !wrap;
+        }
+        inflight++;
+    }
+    q->next_avail = (uint16_t)pos;
+    q->avail_wrap = wrap;
+    q->inflight = inflight;
+    return i;
+}
+
+int vq_dev_pop_batch(VqDevQueue *q, VqElem *elems, unsigned n)
+{
+    int rc = usable(q);
+    if (VQ_UNLIKELY(rc < 0)) {
+        return rc;
+    }
+    if (VQ_UNLIKELY(!elems && n)) {
+        return -EINVAL;
+    }
+    if (n > INT32_MAX) {
+        n = INT32_MAX;
+    }
+    unsigned i = 0;
+    while (i < n) {
+        i += q->packed ? packed_pop_simple_run(q, elems + i, n - i)
+                       : split_pop_simple_run(q, elems + i, n - i);
+        if (i == n) {
+            break;
+        }
+        VqElem *e = &elems[i];
+        if (VQ_UNLIKELY(!e->bufs && e->bufs_cap)) {
+            rc = -EINVAL;
+        } else {
+            rc = q->packed ? packed_pop(q, e) : split_pop(q, e);
+        }
+        if (rc < 0) {
+            if (i == 0 && rc != -EAGAIN) {
+                return rc;
+            }
+            break;
+        }
+        i++;
+    }
+    return (int)i;
 }
 
 int vq_dev_unpop(VqDevQueue *q, const VqElem *elem)
@@ -801,6 +936,69 @@ int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len)
         vq_elem_mark_written(q->map, elem, len);
     }
     return rc;
+}
+
+int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *lens,
+                          unsigned n)
+{
+    int rc = usable(q);
+    if (VQ_UNLIKELY(rc < 0)) {
+        return rc;
+    }
+    if (VQ_UNLIKELY(!elems && n)) {
+        return -EINVAL;
+    }
+    /* All or nothing: check everything before staging anything. */
+    uint64_t need = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (q->packed) {
+            if (elems[i].ndescs == 0 || elems[i].ndescs > q->size) {
+                return -EINVAL;
+            }
+            need += elems[i].ndescs;
+        } else {
+            if (elems[i].id >= q->size) {
+                return -EINVAL;
+            }
+            need++;
+        }
+    }
+    if (need > q->inflight) {
+        return -ENOSPC;
+    }
+    bool log = vmem_dirty_log_enabled(q->map);
+    if (!q->packed) {
+        uint16_t at = q->stage_used;
+        const uint32_t mask = q->mask;
+        uint8_t *ring = q->dev + VQ_SPLIT_USED_RING;
+        for (unsigned i = 0; i < n; i++) {
+            uint32_t len = lens ? lens[i] : 0;
+            if (len > elems[i].in_len) {
+                len = elems[i].in_len;
+            }
+            uint8_t *e = ring + 8u * (at & mask);
+            st_le32(e, elems[i].id);
+            st_le32(e + 4, len);
+            at++;
+        }
+        q->stage_used = at;
+        q->staged += n;
+        q->inflight -= n;
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            uint32_t len = lens ? lens[i] : 0;
+            if (len > elems[i].in_len) {
+                len = elems[i].in_len;
+            }
+            add_used(q, elems[i].id, elems[i].ndescs, len); /* cannot fail: checked */
+        }
+    }
+    if (VQ_UNLIKELY(log) && lens) {
+        for (unsigned i = 0; i < n; i++) {
+            vq_elem_mark_written(q->map, &elems[i], lens[i]);
+        }
+    }
+    return 0;
 }
 
 int vq_dev_publish(VqDevQueue *q)

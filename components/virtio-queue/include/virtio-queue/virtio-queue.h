@@ -462,6 +462,25 @@ uint32_t vq_dev_size(const VqDevQueue *q);
 int vq_dev_pop(VqDevQueue *q, VqElem *elem);
 
 /**
+ * vq_dev_pop_batch:
+ * @q: the queue.
+ * @elems: @n elements, each with its own @bufs and @bufs_cap set.
+ * @n: how many chains to pop at most.
+ *
+ * Pops up to @n chains, as @n calls of vq_dev_pop() would, but faster:
+ * chains made of one direct descriptor are taken in a tight loop. Stops at
+ * the first chain that cannot be popped. An error met after some chains
+ * were popped ends the batch; the next call reports it (a violation has
+ * broken the queue by then: -EIO, and vq_dev_last_error() tells which).
+ *
+ * Returns: the number of chains popped, 0 if none is available; a negative
+ * error as vq_dev_pop() (except -EAGAIN) only when the first chain fails.
+ *
+ * Since: 0.1.0
+ */
+int vq_dev_pop_batch(VqDevQueue *q, VqElem *elems, unsigned n);
+
+/**
  * vq_dev_unpop:
  * @q: the queue.
  * @elem: the element returned by the latest successful vq_dev_pop().
@@ -513,6 +532,24 @@ int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len);
  * @ndescs is 0 or larger than the size (packed).
  */
 int vq_dev_add_used_id(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len);
+
+/**
+ * vq_dev_add_used_batch:
+ * @q: the queue.
+ * @elems: @n popped elements.
+ * @lens: the bytes written into each (clamped to its in_len), or NULL for 0.
+ * @n: number of elements.
+ *
+ * vq_dev_add_used() for @n elements in one call; all of them are checked
+ * before any is staged.
+ *
+ * Returns: 0; -EINVAL (NULL, an id or ndescs out of range); -ENOSPC (more
+ * than in flight); -EBADFD; -EIO. Nothing is staged on error.
+ *
+ * Since: 0.1.0
+ */
+int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *lens,
+                          unsigned n);
 
 /**
  * vq_dev_publish:
