@@ -130,11 +130,14 @@ typedef struct __attribute__((packed)) VhuMemTableMsg {
  * plus the regions in use, libvhost-user accepts any size that covers them. */
 #define VHU_MEM_TABLE_SIZE(n) (8u + 32u * (unsigned)(n))
 
+/* 24 bytes on the wire: QEMU and libvhost-user declare this structure
+ * without packing, so it carries 4 bytes of tail padding. */
 typedef struct __attribute__((packed)) VhuInflightMsg {
     uint64_t mmap_size;
     uint64_t mmap_offset;
     uint16_t num_queues;
     uint16_t queue_size;
+    uint32_t padding;
 } VhuInflightMsg;
 
 typedef struct __attribute__((packed)) VhuConfigMsg {

@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT */
+/* Test support for vhost-svq (see harness.h). */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <malloc.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define RING_GPA 0x10000u
+#define SLOTS_GPA 0x100000u
+#define SLOT_BYTES 8192u   /* header at 0, status at 16, data at 4096 */
+#define STALL_MS 20000
+
+uint64_t t_rand(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Guest                                                                     */
+
+TGuest *tg_new(uint32_t qsize, unsigned nslots)
+{
+    TGuest *g = calloc(1, sizeof(*g));
+    int rc;
+
+    cr_assert_not_null(g);
+    g->qsize = qsize;
+    g->nslots = nslots;
+    g->ring_gpa = RING_GPA;
+    g->slots_gpa = SLOTS_GPA;
+    g->ram_size = SLOTS_GPA + (uint64_t)nslots * SLOT_BYTES;
+    g->ram_size = (g->ram_size + 0xfffff) & ~UINT64_C(0xfffff);
+    cr_assert(qsize >= 1 && qsize <= VQ_MAX_SIZE, "bad queue size");
+    rc = vmem_map_new(&g->map);
+    cr_assert_eq(rc, 0);
+    rc = vmem_map_add_memfd(g->map, 0, g->ram_size, "guest-ram", VMEM_MEMFD_SEAL);
+    cr_assert_eq(rc, 0, "guest RAM: %s", strerror(-rc));
+    rc = vq_drv_new(g->map, &g->drv);
+    cr_assert_eq(rc, 0);
+    g->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    cr_assert(g->kick_fd >= 0 && g->call_fd >= 0);
+    return g;
+}
+
+void tg_free(TGuest *g)
+{
+    if (!g) {
+        return;
+    }
+    vq_drv_free(g->drv);
+    vmem_map_free(g->map);
+    close(g->kick_fd);
+    close(g->call_fd);
+    free(g);
+}
+
+void tg_ring_configure(TGuest *g, uint64_t features)
+{
+    bool packed = features & VQ_FEATURE(VQ_F_RING_PACKED);
+    uint64_t desc = g->ring_gpa;
+    uint64_t drv = desc + (packed ? vq_packed_desc_bytes(g->qsize) : vq_split_desc_bytes(g->qsize));
+    uint64_t dev = (drv + (packed ? VQ_PACKED_EVENT_BYTES : vq_split_avail_bytes(g->qsize)) + 63) &
+                   ~UINT64_C(63);
+    int rc;
+
+    g->cfg = (VqConfig){ .size = g->qsize, .desc_addr = desc, .driver_addr = drv,
+                         .device_addr = dev, .features = features };
+    rc = vq_drv_configure(g->drv, &g->cfg);
+    cr_assert_eq(rc, 0, "vq_drv_configure: %s", vq_strerror(rc));
+}
+
+VhuVringConfig tg_vring_config(TGuest *g, uint32_t base)
+{
+    VhuVringConfig c;
+    GError *err = NULL;
+
+    cr_assert(vhu_vring_config_from_guest(g->map, &g->cfg, base, &c, &err), "%s",
+              err ? err->message : "");
+    return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Processes and files                                                       */
+
+const char *t_backend_path(void)
+{
+    const char *p = getenv("VHU_TEST_BACKEND");
+
+    cr_assert(p && *p, "VHU_TEST_BACKEND is not set (run through meson test)");
+    return p;
+}
+
+const char *t_qsd_path(void)
+{
+    const char *p = getenv("VHU_QSD");
+
+    if (!p || !*p || access(p, X_OK) != 0) {
+        p = access("/usr/bin/qemu-storage-daemon", X_OK) == 0 ? "/usr/bin/qemu-storage-daemon"
+                                                               : NULL;
+    }
+    return p;
+}
+
+pid_t t_spawn(char *const argv[])
+{
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+
+    cr_assert_eq(rc, 0, "spawn %s: %s", argv[0], strerror(rc));
+    return pid;
+}
+
+pid_t t_spawn_backend(const char *socket, const char *image, int client, ...)
+{
+    char *argv[48];
+    unsigned n = 0;
+    va_list ap;
+    const char *a;
+
+    argv[n++] = (char *)t_backend_path();
+    argv[n++] = "--socket";
+    argv[n++] = (char *)socket;
+    argv[n++] = "--file";
+    argv[n++] = (char *)image;
+    argv[n++] = client ? "--client" : "--server";
+    va_start(ap, client);
+    while ((a = va_arg(ap, const char *)) && n < 47) {
+        argv[n++] = (char *)a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    return t_spawn(argv);
+}
+
+int t_reap(pid_t pid, int timeout_ms)
+{
+    int status = -1, pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+    if (pfd >= 0) {
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
+        int rc;
+
+        do {
+            rc = poll(&p, 1, timeout_ms);
+        } while (rc < 0 && errno == EINTR);
+        close(pfd);
+        if (rc == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -1;
+        }
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
+void t_kill(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        t_reap(pid, 5000);
+    }
+}
+
+char *t_tmpdir(void)
+{
+    char tmpl[] = "/tmp/vhu-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    cr_assert_not_null(d, "mkdtemp: %s", strerror(errno));
+    return strdup(d);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void t_rmtree(char *dir)
+{
+    if (dir) {
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+    }
+}
+
+char *t_make_image(const char *dir, uint64_t size)
+{
+    char *path = g_strdup_printf("%s/disk.raw", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    cr_assert(fd >= 0 && ftruncate(fd, (off_t)size) == 0, "image %s: %s", path,
+              strerror(errno));
+    close(fd);
+    return path;
+}
+
+int t_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    cr_assert_not_null(d);
+    while ((e = readdir(d))) {
+        n += e->d_name[0] != '.';
+    }
+    closedir(d);
+    return n - 1;
+}
+
+size_t t_heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Front-end                                                                 */
+
+VhuDev *t_dev_new(VhuMode mode, const char *path, unsigned reply_timeout_ms)
+{
+    VhuOptions o;
+    VhuDev *dev = NULL;
+    GError *err = NULL;
+
+    vhu_options_init(&o);
+    o.mode = mode;
+    o.path = path;
+    o.name = "vub0";
+    o.reply_timeout_ms = reply_timeout_ms;
+    cr_assert(vhu_new(&o, &dev, &err), "vhu_new: %s", err ? err->message : "");
+    return dev;
+}
+
+static void ev_up(VhuDev *dev, void *opaque)
+{
+    TEvents *ev = opaque;
+
+    (void)dev;
+    ev->ups++;
+}
+
+static void ev_down(VhuDev *dev, const GError *reason, void *opaque)
+{
+    TEvents *ev = opaque;
+
+    (void)dev;
+    ev->downs++;
+    ev->last_down_code = reason ? reason->code : -1;
+    snprintf(ev->last_down_msg, sizeof(ev->last_down_msg), "%s", reason ? reason->message : "");
+}
+
+static void ev_failed(VhuDev *dev, const GError *reason, void *opaque)
+{
+    TEvents *ev = opaque;
+
+    (void)dev;
+    ev->fails++;
+    ev->last_fail_code = reason ? reason->code : -1;
+    snprintf(ev->last_fail_msg, sizeof(ev->last_fail_msg), "%s", reason ? reason->message : "");
+}
+
+void t_dev_listen(VhuDev *dev, TEvents *ev)
+{
+    static const VhuListener l = {
+        .link_up = ev_up,
+        .link_down = ev_down,
+        .connect_failed = ev_failed,
+    };
+
+    memset(ev, 0, sizeof(*ev));
+    cr_assert(vhu_add_listener(dev, &l, ev) > 0);
+}
+
+/* One pass over the front-end's fd and timer, waiting at most @max_ms. */
+static void dev_pass(VhuDev *dev, struct pollfd *extra, int nextra, int max_ms)
+{
+    struct pollfd pfd[16];
+    int64_t t = vhu_get_timeout(dev);
+    int n = 0, fd = vhu_get_fd(dev, NULL), ms = max_ms, rc;
+
+    if (fd >= 0) {
+        pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+    }
+    for (int i = 0; i < nextra && n < 16; i++) {
+        pfd[n++] = extra[i];
+    }
+    if (t >= 0 && t < ms) {
+        ms = (int)t;
+    }
+    do {
+        rc = poll(pfd, (nfds_t)n, ms);
+    } while (rc < 0 && errno == EINTR);
+    for (int i = 0; i < nextra; i++) {
+        extra[i].revents = pfd[i + (fd >= 0)].revents;
+    }
+    if (fd >= 0 && pfd[0].revents) {
+        vhu_dispatch(dev, fd,
+                     (pfd[0].revents & POLLIN ? VHU_EVENT_IN : 0) |
+                         (pfd[0].revents & (POLLHUP | POLLERR) ? VHU_EVENT_HUP : 0));
+    }
+    if (vhu_get_timeout(dev) == 0) {
+        vhu_dispatch_timer(dev);
+    }
+}
+
+void t_dev_poll_until(VhuDev *dev, bool (*cond)(void *), void *arg, int timeout_ms,
+                      const char *what)
+{
+    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
+
+    while (!cond(arg)) {
+        int64_t left = (deadline - g_get_monotonic_time()) / 1000;
+
+        cr_assert(left > 0, "timed out waiting for %s", what);
+        dev_pass(dev, NULL, 0, (int)MIN(left, 100));
+    }
+}
+
+uint64_t t_blk_features(uint64_t offered)
+{
+    return offered & (VQ_FEATURE(VQ_F_VERSION_1) | VQ_FEATURE(VQ_F_EVENT_IDX) |
+                      VQ_FEATURE(VQ_F_INDIRECT_DESC) | (UINT64_C(1) << T_BLK_F_FLUSH));
+}
+
+static void direct_start(TPath *p, VhuDev *dev, TGuest *g)
+{
+    VhuVringConfig c = tg_vring_config(g, 0);
+    GError *err = NULL;
+
+    (void)p;
+    cr_assert(vhu_vring_set_kick(dev, 0, g->kick_fd, &err), "%s", err ? err->message : "");
+    cr_assert(vhu_vring_set_call(dev, 0, g->call_fd, &err), "%s", err ? err->message : "");
+    cr_assert(vhu_vring_start(dev, 0, &c, &err), "vring start: %s", err ? err->message : "");
+}
+
+static void direct_stop(TPath *p, VhuDev *dev, TGuest *g)
+{
+    (void)p;
+    (void)g;
+    if (vhu_vring_is_started(dev, 0)) {
+        vhu_vring_stop(dev, 0, NULL, NULL);
+    }
+}
+
+TPath t_path_direct = {
+    .name = "direct",
+    .start = direct_start,
+    .stop = direct_stop,
+};
+
+void t_blk_setup(VhuDev *dev, TGuest *g, TPath *path, uint64_t drop)
+{
+    uint64_t f = t_blk_features(vhu_get_backend_features(dev)) & ~drop;
+    GError *err = NULL;
+
+    cr_assert(vhu_set_features(dev, f, &err), "set features: %s", err ? err->message : "");
+    tg_ring_configure(g, f);
+    cr_assert(vhu_set_mem_table(dev, g->map, &err), "mem table: %s", err ? err->message : "");
+    path->start(path, dev, g);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Block workload                                                            */
+
+typedef struct TSlot {
+    bool busy;
+    bool write;
+    unsigned block;
+    uint64_t token;
+} TSlot;
+
+struct TBlk {
+    TGuest *g;
+    VhuDev *dev;
+    TPath *path;
+    char *image;
+    unsigned nblocks;
+    uint64_t rng;
+    uint8_t *expected;
+    bool *written;
+    TSlot *slots;
+    uint64_t seq;
+    uint64_t completed;
+    int64_t last_progress_us;
+    TBlkHooks hooks;
+};
+
+TBlk *tblk_new(TGuest *g, VhuDev *dev, TPath *path, const char *image, unsigned nblocks,
+               uint64_t seed)
+{
+    TBlk *b = calloc(1, sizeof(*b));
+
+    cr_assert_not_null(b);
+    b->g = g;
+    b->dev = dev;
+    b->path = path;
+    b->image = strdup(image);
+    b->nblocks = nblocks;
+    b->rng = seed;
+    b->expected = calloc(nblocks, T_BLOCK);
+    b->written = calloc(nblocks, sizeof(bool));
+    b->slots = calloc(g->nslots, sizeof(TSlot));
+    cr_assert(b->expected && b->written && b->slots && b->image);
+    return b;
+}
+
+void tblk_free(TBlk *b)
+{
+    if (b) {
+        free(b->image);
+        free(b->expected);
+        free(b->written);
+        free(b->slots);
+        free(b);
+    }
+}
+
+void tblk_set_hooks(TBlk *b, const TBlkHooks *hooks)
+{
+    b->hooks = *hooks;
+}
+
+uint64_t tblk_completed(const TBlk *b)
+{
+    return b->completed;
+}
+
+static uint64_t slot_gpa(const TBlk *b, unsigned slot)
+{
+    return b->g->slots_gpa + (uint64_t)slot * SLOT_BYTES;
+}
+
+static void submit(TBlk *b, unsigned slot, unsigned block, bool write)
+{
+    uint64_t base = slot_gpa(b, slot);
+    uint8_t hdr[16];
+    VqBuf bufs[3] = {
+        { base, 16, 0 },
+        { base + T_BLOCK, T_BLOCK, write ? 0 : VQ_BUF_WRITE },
+        { base + 16, 1, VQ_BUF_WRITE },
+    };
+    TSlot *s = &b->slots[slot];
+    int rc;
+
+    vmem_cpu_to_le32(hdr, write ? 1 : 0);
+    vmem_cpu_to_le32(hdr + 4, 0);
+    vmem_cpu_to_le64(hdr + 8, (uint64_t)block * (T_BLOCK / T_SECTOR));
+    cr_assert_eq(vmem_write(b->g->map, base, hdr, sizeof(hdr)), 0);
+    cr_assert_eq(vmem_write_u8(b->g->map, base + 16, 0xff), 0);
+    if (write) {
+        uint8_t *exp = b->expected + (uint64_t)block * T_BLOCK;
+
+        for (unsigned i = 0; i < T_BLOCK; i += 8) {
+            uint64_t v = t_rand(&b->rng);
+
+            memcpy(exp + i, &v, 8);
+        }
+        cr_assert_eq(vmem_write(b->g->map, base + T_BLOCK, exp, T_BLOCK), 0);
+    } else {
+        cr_assert_eq(vmem_fill(b->g->map, base + T_BLOCK, 0x5a, T_BLOCK), 0);
+    }
+    s->busy = true;
+    s->write = write;
+    s->block = block;
+    s->token = (++b->seq << 16) | slot;
+    rc = vq_drv_add(b->g->drv, bufs, 3, s->token, 0);
+    cr_assert_eq(rc, 0, "vq_drv_add: %s", vq_strerror(rc));
+}
+
+static void kick(TBlk *b)
+{
+    int rc = vq_drv_should_kick(b->g->drv);
+
+    cr_assert(rc >= 0, "should_kick: %s", vq_strerror(rc));
+    if (rc == 1) {
+        eventfd_write(b->g->kick_fd, 1);
+    }
+}
+
+static unsigned collect(TBlk *b)
+{
+    unsigned n = 0;
+    eventfd_t v;
+    VqUsed u;
+    int rc;
+
+    eventfd_read(b->g->call_fd, &v);
+    while ((rc = vq_drv_get_used(b->g->drv, &u)) == 0) {
+        unsigned slot = (unsigned)(u.token & 0xffff);
+        TSlot *s;
+        uint8_t status = 0xee;
+
+        cr_assert(slot < b->g->nslots, "token %#llx: bad slot", (unsigned long long)u.token);
+        s = &b->slots[slot];
+        cr_assert(s->busy && s->token == u.token,
+                  "completion of token %#llx that is not in flight (duplicate)",
+                  (unsigned long long)u.token);
+        cr_assert_eq(vmem_read_u8(b->g->map, slot_gpa(b, slot) + 16, &status), 0);
+        cr_assert_eq(status, 0, "block %u %s: status %u", s->block, s->write ? "write" : "read",
+                     status);
+        if (s->write) {
+            b->written[s->block] = true;
+        } else {
+            uint8_t data[T_BLOCK];
+
+            cr_assert_eq(u.len, T_BLOCK + 1, "read of block %u: used length %u", s->block,
+                         u.len);
+            cr_assert_eq(vmem_read(b->g->map, slot_gpa(b, slot) + T_BLOCK, data, T_BLOCK), 0);
+            cr_assert(memcmp(data, b->expected + (uint64_t)s->block * T_BLOCK, T_BLOCK) == 0,
+                      "block %u read back differs from what was written", s->block);
+        }
+        s->busy = false;
+        b->completed++;
+        n++;
+    }
+    cr_assert_eq(rc, -EAGAIN, "vq_drv_get_used: %s (lost or duplicated completion?)",
+                 vq_strerror(rc));
+    if (n) {
+        b->last_progress_us = g_get_monotonic_time();
+    }
+    return n;
+}
+
+/* Runs requests from @order[0 .. count) (blocks; @write or read) with at
+ * most @depth in flight, until all completed. */
+static void run(TBlk *b, const unsigned *order, uint64_t count, bool write, unsigned depth)
+{
+    uint64_t next = 0, inflight = 0;
+
+    if (depth > b->g->nslots) {
+        depth = b->g->nslots;
+    }
+    b->last_progress_us = g_get_monotonic_time();
+    while (next < count || inflight) {
+        struct pollfd extra[8];
+        int nextra = 0;
+        bool added = false;
+
+        for (unsigned slot = 0; slot < depth && next < count; slot++) {
+            if (!b->slots[slot].busy) {
+                submit(b, slot, order[next++], write);
+                inflight++;
+                added = true;
+            }
+        }
+        if (added) {
+            kick(b);
+        }
+        extra[nextra++] = (struct pollfd){ .fd = b->g->call_fd, .events = POLLIN };
+        if (b->path->pollfds) {
+            nextra += b->path->pollfds(b->path, extra + nextra, 8 - nextra);
+        }
+        dev_pass(b->dev, extra, nextra, 50);
+        if (b->path->dispatch) {
+            b->path->dispatch(b->path, extra + 1, nextra - 1);
+        }
+        inflight -= collect(b);
+        if (b->path->progress) {
+            b->path->progress(b->path, b->completed);
+        }
+        if (b->hooks.progress) {
+            b->hooks.progress(b, b->hooks.opaque);
+        }
+        cr_assert(g_get_monotonic_time() - b->last_progress_us < (int64_t)STALL_MS * 1000,
+                  "no completion for %d ms (%llu in flight, %llu done)", STALL_MS,
+                  (unsigned long long)inflight, (unsigned long long)b->completed);
+    }
+}
+
+static unsigned *permutation(TBlk *b)
+{
+    unsigned *p = malloc(sizeof(unsigned) * b->nblocks);
+
+    cr_assert_not_null(p);
+    for (unsigned i = 0; i < b->nblocks; i++) {
+        p[i] = i;
+    }
+    for (unsigned i = b->nblocks; i > 1; i--) {
+        unsigned j = (unsigned)(t_rand(&b->rng) % i), t = p[i - 1];
+
+        p[i - 1] = p[j];
+        p[j] = t;
+    }
+    return p;
+}
+
+void tblk_round(TBlk *b, unsigned depth)
+{
+    unsigned *order = permutation(b);
+
+    run(b, order, b->nblocks, true, depth);
+    free(order);
+    order = permutation(b);
+    run(b, order, b->nblocks, false, depth);
+    free(order);
+}
+
+void tblk_reads(TBlk *b, unsigned depth, uint64_t count)
+{
+    unsigned *order = malloc(sizeof(unsigned) * count);
+
+    cr_assert_not_null(order);
+    for (uint64_t i = 0; i < count; i++) {
+        order[i] = (unsigned)(t_rand(&b->rng) % b->nblocks);
+        cr_assert(b->written[order[i]], "reads of blocks never written");
+    }
+    run(b, order, count, false, depth);
+    free(order);
+}
+
+void tblk_check_image(TBlk *b)
+{
+    int fd = open(b->image, O_RDONLY | O_CLOEXEC);
+    uint8_t data[T_BLOCK];
+
+    cr_assert(fd >= 0, "open %s: %s", b->image, strerror(errno));
+    for (unsigned i = 0; i < b->nblocks; i++) {
+        if (!b->written[i]) {
+            continue;
+        }
+        cr_assert_eq(pread(fd, data, T_BLOCK, (off_t)i * T_BLOCK), (ssize_t)T_BLOCK);
+        cr_assert(memcmp(data, b->expected + (uint64_t)i * T_BLOCK, T_BLOCK) == 0,
+                  "image block %u differs from what was written", i);
+    }
+    close(fd);
+}
