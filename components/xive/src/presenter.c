@@ -369,8 +369,7 @@ typedef struct TmOpDesc {
     uint8_t op;
     uint8_t sizes;
     uint8_t page;
-    uint8_t pad; /* a power-of-two stride */
-} TmOpDesc;
+} __attribute__((aligned(4))) TmOpDesc; /* a power-of-two stride */
 
 #define TM_KEY(off) ((((off) & 0x800u) >> 5) | ((off) & 0x3fu))
 
