@@ -737,3 +737,80 @@ Test(remap, layout_change)
     cr_assert_eq(vq_dev_remap(NULL), -EINVAL);
     env_fini(&env);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Batch APIs                                                                */
+
+BOTH_LAYOUTS(batch, pop_and_add_used)
+{
+    setup(packed, 16, FEAT_ALL);
+    VqBuf b[3] = { rbuf(DATA_GPA, 1), wbuf(DATA_GPA + 0x10, 20), wbuf(DATA_GPA + 0x20, 30) };
+    uint16_t ids[6];
+    /* simple, simple, 3-descriptor, indirect, simple, simple */
+    unsigned n[6] = { 1, 1, 3, 3, 1, 1 };
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(vq_mock_add_chain(env.mock, i == 4 ? b + 1 : b, n[i],
+                                       i == 3 ? VQ_MOCK_INDIRECT : 0, &ids[i]), 0);
+    }
+    VqElem el[8];
+    VqBuf store[8][4];
+    for (int i = 0; i < 8; i++) {
+        el[i] = (VqElem){ .bufs = store[i], .bufs_cap = 4 };
+    }
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el, 4), 4);
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el + 4, 4), 2);
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el + 6, 2), 0);
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(el[i].id, ids[i]);
+        cr_assert_eq((unsigned)el[i].nout + el[i].nin, n[i]);
+    }
+    cr_assert_eq(el[4].nout, 0); /* the writable one-descriptor chain */
+    cr_assert_eq(el[4].in_len, 20);
+    cr_assert_eq(el[3].ndescs, 1);
+    uint32_t lens[6] = { 0, 0, 50, 7, 999, 0 };
+    /* all or nothing */
+    VqElem bad[2] = { el[0], el[0] };
+    bad[1].ndescs = 0;
+    bad[1].id = 16;
+    cr_assert_eq(vq_dev_add_used_batch(env.dq, bad, lens, 2), -EINVAL);
+    cr_assert_eq(vq_dev_add_used_batch(env.dq, el, lens, 6), 0);
+    cr_assert_eq(vq_dev_add_used_batch(env.dq, el, lens, 1), -ENOSPC);
+    cr_assert_eq(vq_dev_publish(env.dq), 6);
+    uint32_t want[6] = { 0, 0, 50, 7, 20, 0 };
+    for (int i = 0; i < 6; i++) {
+        uint16_t id;
+        uint32_t len;
+        cr_assert_eq(vq_mock_get_used(env.mock, &id, &len), 0);
+        cr_assert_eq(id, ids[i]);
+        cr_assert_eq(len, want[i]);
+    }
+    cr_assert_eq(vq_dev_add_used_batch(env.dq, NULL, NULL, 0), 0);
+    cr_assert_eq(vq_dev_pop_batch(env.dq, NULL, 1), -EINVAL);
+    env_fini(&env);
+}
+
+BOTH_LAYOUTS(batch, error_ends_the_batch)
+{
+    setup(packed, 16, FEAT_ALL);
+    VqBuf good = rbuf(DATA_GPA, 1);
+    VqBuf bad[2] = { wbuf(DATA_GPA, 1), rbuf(DATA_GPA, 1) };
+    cr_assert_eq(vq_mock_add_chain(env.mock, &good, 1, 0, NULL), 0);
+    cr_assert_eq(vq_mock_add_chain(env.mock, &good, 1, 0, NULL), 0);
+    cr_assert_eq(vq_mock_add_chain(env.mock, bad, 2, 0, NULL), 0);
+    VqElem el[4];
+    VqBuf store[4][4];
+    for (int i = 0; i < 4; i++) {
+        el[i] = (VqElem){ .bufs = store[i], .bufs_cap = 4 };
+    }
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el, 4), 2);
+    cr_assert(vq_dev_is_broken(env.dq));
+    cr_assert_eq(vq_dev_last_error(env.dq), -EILSEQ);
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el, 4), -EIO);
+    /* a too small element first: -ENOBUFS, nothing consumed */
+    cr_assert_eq(vq_dev_configure(env.dq, &env.cfg), 0);
+    el[0].bufs_cap = 0;
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el, 4), -ENOBUFS);
+    el[0].bufs_cap = 4;
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el, 1), 1);
+    env_fini(&env);
+}
