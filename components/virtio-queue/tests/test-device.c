@@ -814,3 +814,41 @@ BOTH_LAYOUTS(batch, error_ends_the_batch)
     cr_assert_eq(vq_dev_pop_batch(env.dq, el, 1), 1);
     env_fini(&env);
 }
+
+BOTH_LAYOUTS(batch, wraps_and_logs)
+{
+    setup(packed, packed ? 5 : 4, FEAT_ALL);
+    VqElem el[4];
+    VqBuf store[4][2];
+    for (int i = 0; i < 4; i++) {
+        el[i] = (VqElem){ .bufs = store[i], .bufs_cap = 2 };
+    }
+    unsigned seed = 1;
+    uint32_t lens[4] = { 0x100, 0x100, 0x100, 0x100 };
+    cr_assert_eq(vmem_dirty_log_start(env.map), 0);
+    for (int round = 0; round < 3000; round++) {
+        unsigned k = 1 + rand_r(&seed) % 4;
+        uint16_t ids[4];
+        for (unsigned i = 0; i < k; i++) {
+            VqBuf b = wbuf(DATA_GPA + 0x1000ull * (round % 64), 0x1000);
+            cr_assert_eq(vq_mock_add_chain(env.mock, &b, 1, 0, &ids[i]), 0);
+        }
+        cr_assert_eq(vq_dev_pop_batch(env.dq, el, 4), (int)k, "round %d", round);
+        for (unsigned i = 0; i < k; i++) {
+            cr_assert_eq(el[i].id, ids[i]);
+        }
+        cr_assert_eq(vq_dev_add_used_batch(env.dq, el, lens, k), 0);
+        cr_assert_eq(vq_dev_publish(env.dq), (int)k);
+        for (unsigned i = 0; i < k; i++) {
+            uint16_t id;
+            uint32_t len;
+            cr_assert_eq(vq_mock_get_used(env.mock, &id, &len), 0);
+            cr_assert_eq(id, ids[i]);
+            cr_assert_eq(len, 0x100);
+        }
+    }
+    uint64_t bm[1];
+    cr_assert_eq(vmem_dirty_get_and_clear(env.map, DATA_GPA, 64, bm), 0);
+    cr_assert_eq(bm[0], ~0ull, "every data page was written: %#llx", (unsigned long long)bm[0]);
+    env_fini(&env);
+}

@@ -523,3 +523,20 @@ BOTH_LAYOUTS(wrap, mock_past_65536)
     }
     env_fini(&env);
 }
+
+BOTH_LAYOUTS(driver, dirty_logging_of_its_rings)
+{
+    loop_init(&lp, packed, 8, FEAT_ALL);
+    cr_assert_eq(vq_drv_set_indirect_area(lp.drv, LOOP_IND_GPA, 4), 0);
+    cr_assert_eq(vmem_dirty_log_start(lp.map), 0);
+    VqBuf b[2] = { rbuf(DATA_GPA, 1), wbuf(DATA_GPA, 1) };
+    cr_assert_eq(vq_drv_add(lp.drv, b, 2, 1, VQ_ADD_INDIRECT), 0);
+    uint64_t bm[1];
+    cr_assert_eq(vmem_dirty_get_and_clear(lp.map, LOOP_RING_GPA, 1, bm), 0);
+    cr_assert_eq(bm[0], 1);
+    cr_assert_eq(vmem_dirty_get_and_clear(lp.map, LOOP_IND_GPA, 1, bm), 0);
+    cr_assert_eq(bm[0], 1);
+    cr_assert_eq(vmem_dirty_get_and_clear(lp.map, DATA_GPA, 1, bm), 0);
+    cr_assert_eq(bm[0], 0, "buffers are not the driver's to mark");
+    loop_fini(&lp);
+}
