@@ -484,13 +484,35 @@ static const char *walk_rule(int err)
 static inline void fill_simple(VqElem *e, uint16_t id, uint64_t addr, uint32_t len,
                                uint16_t flags)
 {
-    uint16_t w = (flags & VQ_DESC_F_WRITE) >> 1;
-    /* Whole-struct stores: the compiler merges them into a few wide ones. */
-    *e->bufs = (VqBuf){ .gpa = addr, .len = len, .flags = (uint32_t)w << 1 };
-    VqElem h = { .id = id, .ndescs = 1, .nout = (uint16_t)(w ^ 1), .nin = w,
-                 .out_len = w ? 0 : len, .in_len = w ? len : 0 };
-    memcpy(e, &h, offsetof(VqElem, bufs));
+    uint32_t w = (flags & VQ_DESC_F_WRITE) >> 1;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Four 8-byte stores instead of nine narrow ones (layout checked at
+     * compile time below). */
+    uint64_t hdr = id | 1ull << 16 | (uint64_t)(w ^ 1) << 32 | (uint64_t)w << 48;
+    uint64_t lens = w ? (uint64_t)len << 32 : len;
+    uint64_t blen = len | (uint64_t)(w << 1) << 32;
+    uint8_t *b = (uint8_t *)e->bufs;
+    memcpy(b, &addr, 8);
+    memcpy(b + 8, &blen, 8);
+    memcpy(e, &hdr, 8);
+    memcpy((uint8_t *)e + 8, &lens, 8);
+#else
+    e->bufs->gpa = addr;
+    e->bufs->len = len;
+    e->bufs->flags = w << 1;
+    e->id = id;
+    e->ndescs = 1;
+    e->nout = (uint16_t)(w ^ 1);
+    e->nin = (uint16_t)w;
+    e->out_len = w ? 0 : len;
+    e->in_len = w ? len : 0;
+#endif
 }
+
+_Static_assert(offsetof(VqElem, ndescs) == 2 && offsetof(VqElem, nout) == 4 &&
+               offsetof(VqElem, nin) == 6 && offsetof(VqElem, out_len) == 8 &&
+               offsetof(VqElem, in_len) == 12, "VqElem layout");
+_Static_assert(offsetof(VqBuf, len) == 8 && offsetof(VqBuf, flags) == 12, "VqBuf layout");
 
 /* ------------------------------------------------------------------------ */
 /* Split ring: available side                                                */
@@ -677,9 +699,16 @@ static unsigned split_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
     const uint32_t size = q->size, mask = q->mask;
     const uint8_t *ring = q->drv + VQ_SPLIT_AVAIL_RING;
     const uint8_t *desc = q->desc;
+    /* Bound the loop once: what is known available, the room in flight. */
+    uint32_t todo = (uint16_t)(end - na);
+    if (todo > size - inflight) {
+        todo = size - inflight;
+    }
+    if (todo > n) {
+        todo = n;
+    }
     unsigned i = 0;
-    for (; i < n && na != end && inflight < size; i++) {
-        VqElem *e = &elems[i];
+    for (VqElem *e = elems; i < todo; i++, e++) {
         if (VQ_UNLIKELY(!e->bufs_cap)) {
             break;
         }
@@ -694,10 +723,9 @@ static unsigned split_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
         }
         fill_simple(e, head, ld_le64(d), ld_le32(d + 8), flags);
         na++;
-        inflight++;
     }
     q->next_avail = na;
-    q->inflight = inflight;
+    q->inflight = inflight + i;
     return i;
 }
 

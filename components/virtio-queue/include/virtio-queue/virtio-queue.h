@@ -489,8 +489,8 @@ int vq_dev_pop_batch(VqDevQueue *q, VqElem *elems, unsigned n);
  * device that cannot take it now). Calls may be repeated for earlier
  * elements in reverse pop order.
  *
- * Returns: 0; -EINVAL (NULL, or @elem->ndescs 0 or larger than the size);
- * -EBADFD; -EIO.
+ * Returns: 0; -EINVAL (NULL, nothing in flight, or, packed, @elem->ndescs
+ * 0 or more than the descriptors in flight); -EBADFD; -EIO.
  */
 int vq_dev_unpop(VqDevQueue *q, const VqElem *elem);
 
@@ -512,9 +512,11 @@ int vq_dev_has_avail(VqDevQueue *q);
  * logging is on, the pages of the first @len writable bytes are marked.
  * Entries can be staged in any order (out-of-order completion).
  *
- * Returns: 0; -EINVAL (NULL); -EBADFD; -EIO; -ENOSPC if this would return
- * more than was popped (split: more used entries than chains in flight;
- * packed: more descriptors than in flight). Nothing is staged on error.
+ * Returns: 0; -EINVAL (NULL, or an element this queue cannot have produced:
+ * id >= size for split, ndescs 0 or above the size for packed); -EBADFD;
+ * -EIO; -ENOSPC if this would return more than was popped (split: more
+ * used entries than chains in flight; packed: more descriptors than in
+ * flight). Nothing is staged on error.
  */
 int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len);
 
@@ -784,8 +786,8 @@ int vq_drv_set_indirect_area(VqDrvQueue *q, uint64_t gpa, uint32_t max_descs);
  * vq_drv_should_kick() after one or more adds.
  *
  * Returns: 0; -EINVAL (NULL, @nbufs 0 or above the limit, a readable
- * buffer after a writable one, unknown flags, total length of either part
- * above 2^32 - 1); -ENOSPC (not enough free descriptors: nothing written);
+ * buffer after a writable one, unknown @flags or a VqBuf flag other than
+ * VQ_BUF_WRITE, total length of either part above 2^32 - 1); -ENOSPC (not enough free descriptors: nothing written);
  * -ENOTSUP (VQ_ADD_INDIRECT without an indirect area); -EBADFD; -EIO.
  */
 int vq_drv_add(VqDrvQueue *q, const VqBuf *bufs, unsigned nbufs, uint64_t token,
