@@ -796,9 +796,9 @@ bool xive_line_level(const Xive *x, uint32_t vcpu, XiveLine line);
  * @x: the instance.
  * @vcpu: the vCPU doing the access (each sees its own thread context).
  * @page: which TIMA page the address falls in.
- * @offset: offset inside that page, 0 .. 0xffff. The thread context repeats
- *          every 4 KiB: offset & 0x7ff (< 2K: ring bytes, >= 2K: special
- *          operations).
+ * @offset: offset inside that page, 0 .. 0xffff. The view repeats every
+ *          4 KiB: below 0x800 of each 4 KiB are the ring bytes (repeating
+ *          every 64 bytes), from 0x800 the special operations.
  * @size: access size (1, 2, 4 or 8 are valid; the access must be aligned).
  * @value: for a store, the value; for a load, receives the result (all ones,
  *         truncated to @size, for an invalid load).
