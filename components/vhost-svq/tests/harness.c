@@ -20,9 +20,6 @@
 
 extern char **environ;
 
-#define RING_GPA 0x10000u
-#define SLOTS_GPA 0x100000u
-#define SLOT_BYTES 8192u   /* header at 0, status at 16, data at 4096 */
 #define STALL_MS 20000
 
 uint64_t t_rand(uint64_t *s)
@@ -39,53 +36,17 @@ uint64_t t_rand(uint64_t *s)
 
 TGuest *tg_new(uint32_t qsize, unsigned nslots)
 {
-    TGuest *g = calloc(1, sizeof(*g));
-    int rc;
+    TGuest *g = NULL;
+    int rc = tg_create(qsize, nslots, &g);
 
-    cr_assert_not_null(g);
-    g->qsize = qsize;
-    g->nslots = nslots;
-    g->ring_gpa = RING_GPA;
-    g->slots_gpa = SLOTS_GPA;
-    g->ram_size = SLOTS_GPA + (uint64_t)nslots * SLOT_BYTES;
-    g->ram_size = (g->ram_size + 0xfffff) & ~UINT64_C(0xfffff);
-    cr_assert(qsize >= 1 && qsize <= VQ_MAX_SIZE, "bad queue size");
-    rc = vmem_map_new(&g->map);
-    cr_assert_eq(rc, 0);
-    rc = vmem_map_add_memfd(g->map, 0, g->ram_size, "guest-ram", VMEM_MEMFD_SEAL);
-    cr_assert_eq(rc, 0, "guest RAM: %s", strerror(-rc));
-    rc = vq_drv_new(g->map, &g->drv);
-    cr_assert_eq(rc, 0);
-    g->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    g->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    cr_assert(g->kick_fd >= 0 && g->call_fd >= 0);
+    cr_assert_eq(rc, 0, "guest: %s", strerror(-rc));
     return g;
-}
-
-void tg_free(TGuest *g)
-{
-    if (!g) {
-        return;
-    }
-    vq_drv_free(g->drv);
-    vmem_map_free(g->map);
-    close(g->kick_fd);
-    close(g->call_fd);
-    free(g);
 }
 
 void tg_ring_configure(TGuest *g, uint64_t features)
 {
-    bool packed = features & VQ_FEATURE(VQ_F_RING_PACKED);
-    uint64_t desc = g->ring_gpa;
-    uint64_t drv = desc + (packed ? vq_packed_desc_bytes(g->qsize) : vq_split_desc_bytes(g->qsize));
-    uint64_t dev = (drv + (packed ? VQ_PACKED_EVENT_BYTES : vq_split_avail_bytes(g->qsize)) + 63) &
-                   ~UINT64_C(63);
-    int rc;
+    int rc = tg_ring_setup(g, features);
 
-    g->cfg = (VqConfig){ .size = g->qsize, .desc_addr = desc, .driver_addr = drv,
-                         .device_addr = dev, .features = features };
-    rc = vq_drv_configure(g->drv, &g->cfg);
     cr_assert_eq(rc, 0, "vq_drv_configure: %s", vq_strerror(rc));
 }
 
@@ -344,12 +305,6 @@ void t_dev_poll_until(VhuDev *dev, bool (*cond)(void *), void *arg, int timeout_
     }
 }
 
-uint64_t t_blk_features(uint64_t offered)
-{
-    return offered & (VQ_FEATURE(VQ_F_VERSION_1) | VQ_FEATURE(VQ_F_EVENT_IDX) |
-                      VQ_FEATURE(VQ_F_INDIRECT_DESC) | (UINT64_C(1) << T_BLK_F_FLUSH));
-}
-
 static void direct_start(TPath *p, VhuDev *dev, TGuest *g)
 {
     VhuVringConfig c = tg_vring_config(g, 0);
@@ -453,28 +408,12 @@ uint64_t tblk_completed(const TBlk *b)
     return b->completed;
 }
 
-static uint64_t slot_gpa(const TBlk *b, unsigned slot)
-{
-    return b->g->slots_gpa + (uint64_t)slot * SLOT_BYTES;
-}
-
 static void submit(TBlk *b, unsigned slot, unsigned block, bool write)
 {
-    uint64_t base = slot_gpa(b, slot);
-    uint8_t hdr[16];
-    VqBuf bufs[3] = {
-        { base, 16, 0 },
-        { base + T_BLOCK, T_BLOCK, write ? 0 : VQ_BUF_WRITE },
-        { base + 16, 1, VQ_BUF_WRITE },
-    };
     TSlot *s = &b->slots[slot];
+    uint64_t data = tg_slot_data(b->g, slot);
     int rc;
 
-    vmem_cpu_to_le32(hdr, write ? 1 : 0);
-    vmem_cpu_to_le32(hdr + 4, 0);
-    vmem_cpu_to_le64(hdr + 8, (uint64_t)block * (T_BLOCK / T_SECTOR));
-    cr_assert_eq(vmem_write(b->g->map, base, hdr, sizeof(hdr)), 0);
-    cr_assert_eq(vmem_write_u8(b->g->map, base + 16, 0xff), 0);
     if (write) {
         uint8_t *exp = b->expected + (uint64_t)block * T_BLOCK;
 
@@ -483,26 +422,23 @@ static void submit(TBlk *b, unsigned slot, unsigned block, bool write)
 
             memcpy(exp + i, &v, 8);
         }
-        cr_assert_eq(vmem_write(b->g->map, base + T_BLOCK, exp, T_BLOCK), 0);
+        cr_assert_eq(vmem_write(b->g->map, data, exp, T_BLOCK), 0);
     } else {
-        cr_assert_eq(vmem_fill(b->g->map, base + T_BLOCK, 0x5a, T_BLOCK), 0);
+        cr_assert_eq(vmem_fill(b->g->map, data, 0x5a, T_BLOCK), 0);
     }
     s->busy = true;
     s->write = write;
     s->block = block;
     s->token = (++b->seq << 16) | slot;
-    rc = vq_drv_add(b->g->drv, bufs, 3, s->token, 0);
-    cr_assert_eq(rc, 0, "vq_drv_add: %s", vq_strerror(rc));
+    rc = tg_submit(b->g, slot, write ? T_BLK_T_OUT : T_BLK_T_IN, block, s->token);
+    cr_assert_eq(rc, 0, "submit: %s", vq_strerror(rc));
 }
 
 static void kick(TBlk *b)
 {
-    int rc = vq_drv_should_kick(b->g->drv);
+    int rc = tg_kick(b->g);
 
-    cr_assert(rc >= 0, "should_kick: %s", vq_strerror(rc));
-    if (rc == 1) {
-        eventfd_write(b->g->kick_fd, 1);
-    }
+    cr_assert_eq(rc, 0, "kick: %s", vq_strerror(rc));
 }
 
 static unsigned collect(TBlk *b)
@@ -523,7 +459,7 @@ static unsigned collect(TBlk *b)
         cr_assert(s->busy && s->token == u.token,
                   "completion of token %#llx that is not in flight (duplicate)",
                   (unsigned long long)u.token);
-        cr_assert_eq(vmem_read_u8(b->g->map, slot_gpa(b, slot) + 16, &status), 0);
+        cr_assert_eq(tg_status(b->g, slot, &status), 0);
         cr_assert_eq(status, 0, "block %u %s: status %u", s->block, s->write ? "write" : "read",
                      status);
         if (s->write) {
@@ -533,7 +469,7 @@ static unsigned collect(TBlk *b)
 
             cr_assert_eq(u.len, T_BLOCK + 1, "read of block %u: used length %u", s->block,
                          u.len);
-            cr_assert_eq(vmem_read(b->g->map, slot_gpa(b, slot) + T_BLOCK, data, T_BLOCK), 0);
+            cr_assert_eq(vmem_read(b->g->map, tg_slot_data(b->g, slot), data, T_BLOCK), 0);
             cr_assert(memcmp(data, b->expected + (uint64_t)s->block * T_BLOCK, T_BLOCK) == 0,
                       "block %u read back differs from what was written", s->block);
         }

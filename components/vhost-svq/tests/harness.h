@@ -19,33 +19,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "guest.h"
 #include "vhost-svq/vhost-user.h"
 #include "virtio-queue/virtio-queue.h"
 #include "vm-memory/vm-memory.h"
 
-#define T_BLOCK 4096u
-#define T_SECTOR 512u
-#define T_BLK_F_FLUSH 9
-
 /* ------------------------------------------------------------------------ */
-/* Guest                                                                     */
-
-typedef struct TGuest {
-    VMemMap *map;
-    uint64_t ram_size;
-    uint32_t qsize;
-    uint64_t ring_gpa;
-    uint64_t slots_gpa;
-    unsigned nslots;
-    VqConfig cfg;       /* the guest ring, once configured */
-    VqDrvQueue *drv;
-    int kick_fd;        /* the guest's notify eventfd (ioeventfd) */
-    int call_fd;        /* the guest's interrupt eventfd (irqfd) */
-} TGuest;
+/* Guest (guest.h), with the test failing on errors                          */
 
 /* A guest with @nslots request slots and a ring of @qsize entries. */
 TGuest *tg_new(uint32_t qsize, unsigned nslots);
-void tg_free(TGuest *g);
 /* (Re)initialises the guest ring with @features (zeroes it). */
 void tg_ring_configure(TGuest *g, uint64_t features);
 /* The guest ring as a front-end ring config with @base. */
@@ -95,7 +78,7 @@ void t_dev_listen(VhuDev *dev, TEvents *ev);
 void t_dev_poll_until(VhuDev *dev, bool (*cond)(void *), void *arg, int timeout_ms,
                       const char *what);
 /* Features the workload accepts from a virtio-blk back-end. */
-uint64_t t_blk_features(uint64_t offered);
+#define t_blk_features tg_blk_features
 
 /* ------------------------------------------------------------------------ */
 /* Paths from the guest ring to the back-end                                 */
