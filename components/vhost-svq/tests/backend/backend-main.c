@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -258,6 +259,16 @@ static void serve(Backend *be)
     }
 }
 
+static void cleanup(Backend *be)
+{
+    be_reset_connection(be);
+    if (be->inflight_addr) {
+        munmap(be->inflight_addr, be->inflight_size);
+    }
+    vmem_map_free(be->map);
+    close(be->file_fd);
+}
+
 int main(int argc, char **argv)
 {
     Backend be;
@@ -280,6 +291,8 @@ int main(int argc, char **argv)
     if (be.opt.client) {
         be.sock = connect_client(be.opt.socket_path);
         serve(&be);
+        close(be.sock);
+        cleanup(&be);
         return 0;
     }
     int lfd = listen_server(be.opt.socket_path);
@@ -308,5 +321,7 @@ int main(int argc, char **argv)
         }
     }
     unlink(be.opt.socket_path);
+    close(lfd);
+    cleanup(&be);
     return 0;
 }
