@@ -251,6 +251,8 @@ static bool check_windows(const SpaprMachine *m, GError **error)
     return true;
 }
 
+static void firmware_reset(SpaprMachine *m);
+
 SpaprMachine *spapr_machine_new(const SpaprMachineConfig *cfg, GError **error)
 {
     if (!check_config(cfg, error)) {
@@ -309,7 +311,7 @@ SpaprMachine *spapr_machine_new(const SpaprMachineConfig *cfg, GError **error)
         return NULL;
     }
 
-    spapr_machine_reset(m);
+    firmware_reset(m);
     return m;
 }
 
@@ -328,12 +330,9 @@ void spapr_machine_free(SpaprMachine *m)
     g_free(m);
 }
 
-void spapr_machine_reset(SpaprMachine *m)
+/* Everything but XIVE: a fresh Xive instance already is in its reset state. */
+static void firmware_reset(SpaprMachine *m)
 {
-    if (!m) {
-        return;
-    }
-    xive_reset(m->xive);
     memset(m->ov5_cas, 0, sizeof(m->ov5_cas));
     m->compat_pvr = 0;
     m->little_endian = false;
@@ -344,6 +343,15 @@ void spapr_machine_reset(SpaprMachine *m)
     m->cons_head = 0;
     m->cons_len = 0;
     spapr_rtas_write_blob(m);
+}
+
+void spapr_machine_reset(SpaprMachine *m)
+{
+    if (!m) {
+        return;
+    }
+    xive_reset(m->xive);
+    firmware_reset(m);
 }
 
 /* ------------------------------------------------------------------------ */
