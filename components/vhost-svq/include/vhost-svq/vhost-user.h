@@ -562,7 +562,8 @@ bool vhu_add_mem_region(VhuDev *dev, const VhuMemRegion *region, GError **errp);
  * @errp: error location.
  *
  * Returns: true on success; false with VHU_ERROR_INVALID (no such extra
- * region), or an error of the request (the region is removed anyway).
+ * region), VHU_ERROR_STATE (a started ring lies in it), or an error of the
+ * request (the region is removed anyway).
  */
 bool vhu_remove_mem_region(VhuDev *dev, uint64_t gpa, GError **errp);
 
@@ -578,7 +579,9 @@ bool vhu_remove_mem_region(VhuDev *dev, uint64_t gpa, GError **errp);
  * @base: the SET_VRING_BASE value: split, the index of the next available
  *     entry the back-end takes; packed, vq_state_to_vring_base() encoding.
  *
- * The areas must lie in the memory table, by host address.
+ * The areas must lie in the memory table, by host address, and stay mapped
+ * while the ring is started: the front-end reads used->idx there to restore
+ * a split ring after a crash of the back-end.
  */
 typedef struct VhuVringConfig {
     uint32_t num;
@@ -658,11 +661,13 @@ bool vhu_vring_set_err(VhuDev *dev, unsigned index, int fd, GError **errp);
  * then SET_VRING_CALL, NUM, BASE, ADDR, KICK, ERR (when set) and
  * SET_VRING_ENABLE 1 (when protocol features are negotiated, unless the
  * ring was disabled with vhu_vring_enable()). The config is recorded and
- * replayed on each connection (with the base of restore_vring_base).
+ * replayed on each connection, with the base of a restore_vring_base
+ * listener or, for split rings, used->idx.
  *
  * Returns: true on success (also when disconnected: the ring starts on
  * connection); false with VHU_ERROR_INVALID (bad index, @cfg NULL, @num out
- * of range, an area outside the memory table), VHU_ERROR_STATE (ring
+ * of range, a split base above 65535, an area outside the memory table),
+ * VHU_ERROR_STATE (ring
  * already started: stop it first; no features or memory table set),
  * VHU_ERROR_PROTOCOL (a malformed GET_INFLIGHT_FD reply), or another error
  * of a request. On a request error the ring is recorded as started with
@@ -678,18 +683,21 @@ bool vhu_vring_start(VhuDev *dev, unsigned index, const VhuVringConfig *cfg,
  * @index: a started ring.
  * @ret_base: where to store the base (may be NULL): the back-end's
  *     GET_VRING_BASE reply (split: its next available index), or, when
- *     disconnected (or the link fails during the request), the base a
- *     restore would use (split: used->idx in the ring).
+ *     disconnected or when the request fails, the base a restore would use
+ *     (a restore_vring_base listener's, else for split rings used->idx).
  * @errp: error location.
  *
  * Stops the ring (GET_VRING_BASE). The reply is checked: same ring index;
- * split: a value below 2^16 that is at most @num entries ahead of used->idx.
+ * split: a value below 2^16 that is at most @num entries ahead of used->idx;
+ * packed: both positions below @num. If the request fails (I/O error,
+ * timeout, or a reply that fails these checks) the link goes down and the
+ * call still succeeds with the base a restore would use.
  *
  * Returns: true with *@ret_base set; false with VHU_ERROR_INVALID (bad
- * index), VHU_ERROR_STATE (not started), VHU_ERROR_UNSUPPORTED (packed ring,
- * disconnected, no restore_vring_base listener), or an error of the request
- * (IO, TIMEOUT, PROTOCOL: the link is down, the ring is stopped). The ring
- * is stopped in every case but VHU_ERROR_INVALID / VHU_ERROR_STATE.
+ * index), VHU_ERROR_STATE (not started), VHU_ERROR_UNSUPPORTED (a packed
+ * ring without a base from the back-end and without a restore_vring_base
+ * listener). The ring is stopped in every case but VHU_ERROR_INVALID /
+ * VHU_ERROR_STATE.
  */
 bool vhu_vring_stop(VhuDev *dev, unsigned index, uint32_t *ret_base, GError **errp);
 
