@@ -40,15 +40,19 @@ struct VqDevQueue {
     bool used_wrap;      /* packed: wrap counter of next_used */
     bool stage_wrap;     /* packed: wrap counter of stage_used */
     int last_error;
+    /* Counters updated together are kept apart from each other on purpose:
+     * adjacent ones get merged into one wide load by the vectoriser, and a
+     * wide load over two earlier narrow stores stalls store forwarding. */
     uint16_t next_avail; /* split: free-running index; packed: position */
     uint16_t shadow_avail; /* split: avail->idx as last read */
+    uint32_t inflight;   /* chains (split) or descriptors (packed) popped, not used */
     uint16_t next_used;  /* published used index (split) / position (packed) */
     uint16_t stage_used; /* next_used plus what is staged */
+    uint32_t kick_event; /* last avail_event / packed event desc we wrote */
     uint32_t staged;     /* used entries staged, not yet published */
-    uint32_t inflight;   /* chains (split) or descriptors (packed) popped, not used */
+    int32_t pad_;
     uint32_t signal_pending; /* entries (split) / positions (packed) published
                                 since the last vq_dev_should_notify() */
-    uint32_t kick_event; /* last avail_event / packed event desc we wrote */
     uint32_t stage_cap;
     uint16_t *stage_pos;   /* packed: position of each staged entry */
     uint16_t *stage_flags; /* packed: flags to write there */
@@ -895,6 +899,20 @@ int vq_dev_enable_notify(VqDevQueue *q)
 /* ------------------------------------------------------------------------ */
 /* Used side                                                                 */
 
+/* Writes a split used entry. It becomes visible only through the release
+ * store of used->idx, so it needs no atomicity: one 8-byte store (the entry
+ * is only 4-byte aligned) on little-endian hosts. */
+static inline void put_used_elem(uint8_t *p, uint32_t id, uint32_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v = id | (uint64_t)len << 32;
+    memcpy(p, &v, 8);
+#else
+    st_le32(p, id);
+    st_le32(p + 4, len);
+#endif
+}
+
 static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
 {
     if (!q->packed) {
@@ -904,9 +922,7 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
         if (VQ_UNLIKELY(q->inflight == 0)) {
             return -ENOSPC;
         }
-        uint8_t *e = q->dev + VQ_SPLIT_USED_RING + 8u * (q->stage_used & q->mask);
-        st_le32(e, id);
-        st_le32(e + 4, len);
+        put_used_elem(q->dev + VQ_SPLIT_USED_RING + 8u * (q->stage_used & q->mask), id, len);
         q->stage_used++;
         q->staged++;
         q->inflight--;
@@ -976,43 +992,42 @@ int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *le
     if (VQ_UNLIKELY(!elems && n)) {
         return -EINVAL;
     }
-    /* All or nothing: check everything before staging anything. */
-    uint64_t need = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (q->packed) {
-            if (elems[i].ndescs == 0 || elems[i].ndescs > q->size) {
-                return -EINVAL;
-            }
-            need += elems[i].ndescs;
-        } else {
-            if (elems[i].id >= q->size) {
-                return -EINVAL;
-            }
-            need++;
-        }
-    }
-    if (need > q->inflight) {
-        return -ENOSPC;
-    }
     bool log = vmem_dirty_log_enabled(q->map);
     if (!q->packed) {
+        if (n > q->inflight) {
+            return -ENOSPC;
+        }
+        /* Entries beyond the published index are invisible to the driver:
+         * write them while checking, and commit the index only at the end. */
         uint16_t at = q->stage_used;
-        const uint32_t mask = q->mask;
+        const uint32_t mask = q->mask, size = q->size;
         uint8_t *ring = q->dev + VQ_SPLIT_USED_RING;
         for (unsigned i = 0; i < n; i++) {
+            if (VQ_UNLIKELY(elems[i].id >= size)) {
+                return -EINVAL;
+            }
             uint32_t len = lens ? lens[i] : 0;
             if (len > elems[i].in_len) {
                 len = elems[i].in_len;
             }
-            uint8_t *e = ring + 8u * (at & mask);
-            st_le32(e, elems[i].id);
-            st_le32(e + 4, len);
+            put_used_elem(ring + 8u * (at & mask), elems[i].id, len);
             at++;
         }
         q->stage_used = at;
         q->staged += n;
         q->inflight -= n;
     } else {
+        /* All or nothing: check everything before staging anything. */
+        uint64_t need = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (elems[i].ndescs == 0 || elems[i].ndescs > q->size) {
+                return -EINVAL;
+            }
+            need += elems[i].ndescs;
+        }
+        if (need > q->inflight) {
+            return -ENOSPC;
+        }
         for (unsigned i = 0; i < n; i++) {
             uint32_t len = lens ? lens[i] : 0;
             if (len > elems[i].in_len) {

@@ -40,13 +40,14 @@ struct VqDrvQueue {
     bool avail_wrap;   /* packed */
     bool used_wrap;    /* packed */
     int last_error;
+    /* Counters updated together are not adjacent (see device.c). */
     uint32_t num_free; /* free ring descriptors */
-    uint32_t inflight; /* chains */
-    uint32_t added;    /* chains (split) / descriptors (packed) since the last kick decision */
     uint16_t free_head; /* split: first free descriptor; packed: first free id */
     uint16_t avail_idx; /* split: next avail->idx; packed: next position */
+    uint32_t inflight; /* chains */
     uint16_t last_used; /* split: next used index; packed: next used position */
     uint16_t shadow_used; /* split: used->idx as last read */
+    uint32_t added;    /* chains (split) / descriptors (packed) since the last kick decision */
     uint32_t cb_event;  /* last used_event / driver event desc written */
     uint16_t *next;     /* split: descriptor links; packed: free id links */
     DrvSlot *slots;     /* per id */
