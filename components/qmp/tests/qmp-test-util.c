@@ -97,15 +97,19 @@ static gint64 deadline(void)
 /* Waits for @events on the client socket, running the server meanwhile. */
 static bool wait_fd(TuClient *c, short events, gint64 until)
 {
-    while (g_get_monotonic_time() < until) {
+    /* At least one look, even when @until has passed. */
+    do {
         struct pollfd p = { .fd = c->fd, .events = events };
         if (poll(&p, 1, c->pump ? 0 : 50) > 0) {
             return true;
         }
         if (c->pump) {
-            tu_pump(c->pump, 20);
+            tu_pump(c->pump, until > g_get_monotonic_time() ? 20 : 0);
+            if (poll(&p, 1, 0) > 0) {
+                return true;
+            }
         }
-    }
+    } while (g_get_monotonic_time() < until);
     return false;
 }
 

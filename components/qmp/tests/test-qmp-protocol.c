@@ -186,7 +186,9 @@ Test(negotiated, split_input_byte_by_byte)
     for (size_t i = 0; cmd[i]; i++) {
         tu_send(c, cmd + i, 1, NULL, 0);
         tu_pump(ts->srv, 0);
-        cr_assert(!tu_line_ready(c, 0), "no reply before the message is complete");
+        if (cmd[i + 1]) {
+            cr_assert(!tu_line_ready(c, 0), "no reply before the message is complete");
+        }
     }
     char *r = tu_line(c);
     cr_assert_str_eq(r, "{\"return\": {\"qemu\": {\"micro\": 3, \"minor\": 2, \"major\": 1}, "
