@@ -310,9 +310,9 @@ static void parking(RigShape s)
     unsigned n = 0;
     int rc;
 
-    /* Eight indirect chains of three buffers: one guest descriptor each,
+    /* Seven indirect chains of three buffers: one guest descriptor each,
      * three shadow descriptors each: two fit in the shadow ring. */
-    for (unsigned i = 0; i < 8; i++) {
+    for (unsigned i = 0; i < 7; i++) {
         cr_assert_eq(guest_add(w, 1, 2, true), 0);
     }
     cr_assert_eq(vq_drv_should_kick(w->rig->drv), 1);
@@ -323,7 +323,7 @@ static void parking(RigShape s)
     /* While a chain is parked the guest is asked not to kick. */
     cr_assert_eq(guest_add(w, 1, 0, false), 0);
     cr_assert_eq(vq_drv_should_kick(w->rig->drv), 0, "guest kicks not suppressed while parked");
-    while (w->completed < 9) {
+    while (w->completed < 8) {
         while (backend_pop(w, &e[n], store[n], &tok[n])) {
             n++;
         }
@@ -331,7 +331,7 @@ static void parking(RigShape s)
                   (unsigned long long)w->completed);
         /* Complete the oldest one: this frees room for the parked chain. */
         e[0].bufs = store[0];
-        backend_complete(w, &e[0], tok[0], 1);
+        backend_complete(w, &e[0], tok[0], MIN(1, w->chains[tok[0]].in_len));
         n--;
         memmove(&e[0], &e[1], sizeof(e[0]) * n);
         memmove(&tok[0], &tok[1], sizeof(tok[0]) * n);
@@ -345,7 +345,7 @@ static void parking(RigShape s)
 
         svq_relay_get_stats(w->rig->relay, &st);
         cr_assert(st.parked >= 1);
-        cr_assert_eq(st.forwarded, 9);
+        cr_assert_eq(st.forwarded, 8);
     }
     /* Kicks are wanted again. */
     cr_assert_eq(guest_add(w, 1, 0, false), 0);
