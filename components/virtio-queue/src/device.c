@@ -50,7 +50,7 @@ struct VqDevQueue {
     uint16_t stage_used; /* next_used plus what is staged */
     uint32_t kick_event; /* last avail_event / packed event desc we wrote */
     uint32_t staged;     /* used entries staged, not yet published */
-    int32_t pad_;
+    uint32_t staged_descs; /* descriptors they return (split: = staged) */
     uint32_t signal_pending; /* entries (split) / positions (packed) published
                                 since the last vq_dev_should_notify() */
     uint32_t stage_cap;
@@ -103,6 +103,7 @@ static void reset_state(VqDevQueue *q)
     q->next_avail = q->shadow_avail = 0;
     q->next_used = q->stage_used = 0;
     q->staged = 0;
+    q->staged_descs = 0;
     q->inflight = 0;
     q->signal_pending = PENDING_UNKNOWN;
     q->kick_event = KICK_EVENT_NONE;
@@ -568,9 +569,11 @@ static int split_pop(VqDevQueue *q, VqElem *elem)
             return n < 0 ? n : -EAGAIN;
         }
     }
-    if (VQ_UNLIKELY(q->inflight >= q->size)) {
-        return violation(q, -EPROTO, "%u chains in flight, queue size %u", q->inflight + 1,
-                         q->size);
+    /* Chains returned but not yet published still occupy the driver's
+     * descriptors: a driver cannot have offered more than that. */
+    if (VQ_UNLIKELY(q->inflight + q->staged >= q->size)) {
+        return violation(q, -EPROTO, "%u chains in flight, queue size %u",
+                         q->inflight + q->staged + 1, q->size);
     }
     uint16_t head = ld_le16(q->drv + VQ_SPLIT_AVAIL_RING + 2u * (q->next_avail & q->mask));
     if (VQ_UNLIKELY(head >= q->size)) {
@@ -646,7 +649,7 @@ static int packed_pop(VqDevQueue *q, VqElem *elem)
         flags = packed_head_flags(q);
     }
     if (VQ_LIKELY(!(flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) && elem->bufs_cap &&
-                  q->inflight < q->size)) {
+                  q->inflight + q->staged_descs < q->size)) {
         const uint8_t *d = q->desc + 16ull * q->next_avail;
         fill_simple(elem, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
         if (VQ_UNLIKELY(++q->next_avail == q->size)) {
@@ -664,9 +667,9 @@ static int packed_pop(VqDevQueue *q, VqElem *elem)
         }
         return violation(q, rc, "%s: chain at %u, descriptor %u", walk_rule(rc), q->next_avail, at);
     }
-    if (VQ_UNLIKELY(q->inflight + elem->ndescs > q->size)) {
+    if (VQ_UNLIKELY(q->inflight + q->staged_descs + elem->ndescs > q->size)) {
         return violation(q, -EPROTO, "%u descriptors in flight, queue size %u",
-                         q->inflight + elem->ndescs, q->size);
+                         q->inflight + q->staged_descs + elem->ndescs, q->size);
     }
     uint32_t pos = q->next_avail + elem->ndescs;
     if (pos >= q->size) {
@@ -705,8 +708,12 @@ static unsigned split_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
     const uint8_t *desc = q->desc;
     /* Bound the loop once: what is known available, the room in flight. */
     uint32_t todo = (uint16_t)(end - na);
-    if (todo > size - inflight) {
-        todo = size - inflight;
+    uint32_t busy = inflight + q->staged;
+    if (busy >= size) {
+        return 0; /* the slow path reports the violation */
+    }
+    if (todo > size - busy) {
+        todo = size - busy;
     }
     if (todo > n) {
         todo = n;
@@ -741,8 +748,9 @@ static unsigned packed_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
     uint32_t inflight = q->inflight;
     const uint32_t size = q->size;
     const uint8_t *desc = q->desc;
+    const uint32_t staged = q->staged_descs;
     unsigned i = 0;
-    for (; i < n && inflight < size; i++) {
+    for (; i < n && inflight + staged < size; i++) {
         VqElem *e = &elems[i];
         if (VQ_UNLIKELY(!e->bufs_cap)) {
             break;
@@ -919,19 +927,20 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
         if (VQ_UNLIKELY(id >= q->size)) {
             return -EINVAL;
         }
-        if (VQ_UNLIKELY(q->inflight == 0)) {
+        if (VQ_UNLIKELY(q->inflight == 0 || q->staged >= q->size)) {
             return -ENOSPC;
         }
         put_used_elem(q->dev + VQ_SPLIT_USED_RING + 8u * (q->stage_used & q->mask), id, len);
         q->stage_used++;
         q->staged++;
+        q->staged_descs++;
         q->inflight--;
         return 0;
     }
     if (VQ_UNLIKELY(ndescs == 0 || ndescs > q->size)) {
         return -EINVAL;
     }
-    if (VQ_UNLIKELY(ndescs > q->inflight)) {
+    if (VQ_UNLIKELY(ndescs > q->inflight || q->staged >= q->size)) {
         return -ENOSPC;
     }
     uint8_t *d = q->desc + 16ull * q->stage_used;
@@ -950,6 +959,7 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
         q->stage_wrap = !q->stage_wrap;
     }
     q->stage_used = (uint16_t)pos;
+    q->staged_descs += ndescs;
     q->inflight -= ndescs;
     return 0;
 }
@@ -994,7 +1004,7 @@ int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *le
     }
     bool log = vmem_dirty_log_enabled(q->map);
     if (!q->packed) {
-        if (n > q->inflight) {
+        if (n > q->inflight || n > q->size - q->staged) {
             return -ENOSPC;
         }
         /* Entries beyond the published index are invisible to the driver:
@@ -1015,6 +1025,7 @@ int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *le
         }
         q->stage_used = at;
         q->staged += n;
+        q->staged_descs += n;
         q->inflight -= n;
     } else {
         /* All or nothing: check everything before staging anything. */
@@ -1025,7 +1036,7 @@ int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *le
             }
             need += elems[i].ndescs;
         }
-        if (need > q->inflight) {
+        if (need > q->inflight || n > q->size - q->staged) {
             return -ENOSPC;
         }
         for (unsigned i = 0; i < n; i++) {
@@ -1086,6 +1097,7 @@ int vq_dev_publish(VqDevQueue *q)
         q->used_wrap = q->stage_wrap;
     }
     q->staged = 0;
+    q->staged_descs = 0;
     return (int)n;
 }
 

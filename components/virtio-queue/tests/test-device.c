@@ -852,3 +852,36 @@ BOTH_LAYOUTS(batch, wraps_and_logs)
     cr_assert_eq(bm[0], ~0ull, "every data page was written: %#llx", (unsigned long long)bm[0]);
     env_fini(&env);
 }
+
+/* Found by fuzz-virtio-queue-restore: entries staged but not published
+ * still hold the driver's descriptors; a driver that offers more anyway is
+ * refused instead of overflowing the staging area. */
+BOTH_LAYOUTS(rules, offers_beyond_unpublished_used)
+{
+    setup(packed, 4, FEAT_ALL);
+    VqBuf b = rbuf(DATA_GPA, 1);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(vq_mock_add_chain(env.mock, &b, 1, 0, NULL), 0);
+        cr_assert_eq(vq_dev_pop(env.dq, &env.elem), 0);
+        cr_assert_eq(vq_dev_add_used(env.dq, &env.elem, 0), 0); /* staged only */
+    }
+    cr_assert_eq(vq_mock_add_chain(env.mock, &b, 1, 0, NULL), 0);
+    expect_violation(&env, -EPROTO);
+    cr_assert_eq(vq_dev_add_used_id(env.dq, 0, 1, 0), -EIO);
+    env_fini(&env);
+    /* the same through the batch API */
+    setup(packed, 4, FEAT_ALL);
+    VqElem el[5];
+    VqBuf store[5][1];
+    for (int i = 0; i < 5; i++) {
+        el[i] = (VqElem){ .bufs = store[i], .bufs_cap = 1 };
+    }
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(vq_mock_add_chain(env.mock, &b, 1, 0, NULL), 0);
+    }
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el, 4), 4);
+    cr_assert_eq(vq_dev_add_used_batch(env.dq, el, NULL, 4), 0);
+    cr_assert_eq(vq_mock_add_chain(env.mock, &b, 1, 0, NULL), 0);
+    cr_assert_eq(vq_dev_pop_batch(env.dq, el + 4, 1), -EPROTO);
+    env_fini(&env);
+}

@@ -49,7 +49,10 @@
  *   -EFAULT     an indirect table outside guest memory
  *   -ENOTSUP    an INDIRECT descriptor while VQ_F_INDIRECT_DESC is off
  *   -EPROTO     split: avail->idx (device side) or used->idx (driver side)
- *               moved further than the queue size / the buffers in flight
+ *               moved further than the queue size / the buffers in flight;
+ *               device side, both layouts: the driver offers more chains
+ *               (packed: descriptors) than the queue size while the device
+ *               still holds them
  *   -ESTALE     driver side: a used id that is not in flight
  * and for the caller's own mistakes or states:
  *   -EAGAIN     nothing available / nothing used yet (not an error)
