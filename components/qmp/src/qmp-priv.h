@@ -55,7 +55,7 @@ typedef struct QmpStreamItem {
     JsonNode *value;       /* VALUE: owned */
     GHashTable *u64;       /* VALUE: JsonNode* -> exact uint64 (boxed) of
                             * integers above INT64_MAX (held as doubles), or NULL */
-    char *error;           /* ERROR: owned */
+    const char *error;     /* ERROR: owned by the stream, valid until the next feed */
 } QmpStreamItem;
 
 QmpStream *qmp_stream_new(const QmpStreamLimits *limits);

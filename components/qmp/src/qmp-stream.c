@@ -106,6 +106,7 @@ struct QmpStream {
     unsigned nnumbers;
 
     GString *scratch;           /* decoded string contents */
+    GString *errbuf;            /* the text of the last error item */
     JsonParser *parser;
 };
 
@@ -120,6 +121,7 @@ QmpStream *qmp_stream_new(const QmpStreamLimits *limits)
     s->msg = g_string_sized_new(256);
     s->u64 = g_array_new(FALSE, FALSE, sizeof(U64Literal));
     s->scratch = g_string_sized_new(64);
+    s->errbuf = g_string_sized_new(128);
     s->parser = json_parser_new();
     return s;
 }
@@ -173,6 +175,7 @@ void qmp_stream_free(QmpStream *s)
     g_string_free(s->msg, TRUE);
     g_string_free(s->tok, TRUE);
     g_string_free(s->scratch, TRUE);
+    g_string_free(s->errbuf, TRUE);
     g_object_unref(s->parser);
     g_free(s);
 }
@@ -185,14 +188,15 @@ void qmp_stream_item_clear(QmpStreamItem *item)
     if (item->u64) {
         g_hash_table_unref(item->u64);
     }
-    g_free(item->error);
     memset(item, 0, sizeof(*item));
 }
 
-static void set_error(QmpStreamItem *item, char *desc)
+/* Error items point into s->errbuf (no allocation per garbage byte). */
+static void set_error(QmpStream *s, QmpStreamItem *item, const char *desc)
 {
+    g_string_assign(s->errbuf, desc);
     item->kind = QMP_STREAM_ERROR;
-    item->error = desc;
+    item->error = s->errbuf->str;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -563,13 +567,14 @@ static void finish_message(QmpStream *s, QmpStreamItem *item)
     GError *err = NULL;
 
     if (s->syntax_err) {
-        set_error(item, s->syntax_err);
-        s->syntax_err = NULL;
+        set_error(s, item, s->syntax_err);
         return;
     }
     if (!json_parser_load_from_data(s->parser, s->msg->str, (gssize)s->msg->len, &err)) {
         /* Not expected: the text was validated. Report rather than abort. */
-        set_error(item, g_strdup_printf("JSON parse error, %s", err->message));
+        set_error(s, item, "JSON parse error, ");
+        g_string_append(s->errbuf, err->message);
+        item->error = s->errbuf->str;
         g_error_free(err);
         return;
     }
@@ -588,7 +593,7 @@ static void finish_message(QmpStream *s, QmpStreamItem *item)
 
 static void limit_error(QmpStream *s, QmpStreamItem *item, const char *desc)
 {
-    set_error(item, g_strdup(desc));
+    set_error(s, item, desc);
     /* Keep the counters: they tell where the offending message ends. */
     s->skipping = true;
     g_string_truncate(s->msg, 0);
@@ -641,14 +646,11 @@ static void lex_error(QmpStream *s, QmpStreamItem *item)
 {
     /* Like QEMU, the text stops at a NUL byte. */
     size_t n = strnlen(s->tok->str, s->tok->len);
-    char *desc;
 
-    if (n > STRAY_MAX) {
-        desc = g_strdup_printf("JSON parse error, stray '%.*s...'", STRAY_MAX, s->tok->str);
-    } else {
-        desc = g_strdup_printf("JSON parse error, stray '%.*s'", (int)n, s->tok->str);
-    }
-    set_error(item, desc);
+    set_error(s, item, "JSON parse error, stray '");
+    g_string_append_len(s->errbuf, s->tok->str, (gssize)MIN(n, STRAY_MAX));
+    g_string_append(s->errbuf, n > STRAY_MAX ? "...'" : "'");
+    item->error = s->errbuf->str;
     g_string_truncate(s->tok, 0);
     message_reset(s);
     s->lex = L_RECOVERY;

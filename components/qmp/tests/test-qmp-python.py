@@ -69,12 +69,11 @@ def main():
         try:
             check(proc.stdout.readline().strip() == b"READY", "server did not start")
             run(path, tmp)
-        finally:
-            try:
-                rc = proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        rc = proc.wait(timeout=10)
         check(rc == 0, "server exited with %d" % rc)
     print("ok")
 
