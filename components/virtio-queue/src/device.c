@@ -1083,10 +1083,7 @@ int vq_dev_publish(VqDevQueue *q)
             st_le16_release(q->desc + 16ull * q->stage_pos[i] + 14, q->stage_flags[i]);
         }
         st_le16_release(q->desc + 16ull * q->stage_pos[0] + 14, q->stage_flags[0]);
-        uint32_t span = (q->stage_used + q->size - q->next_used) % q->size;
-        if (span == 0) {
-            span = q->size;
-        }
+        uint32_t span = q->staged_descs; /* positions the batch covers */
         if (VQ_UNLIKELY(log)) {
             vq_mark_ring(q->map, q->cfg.desc_addr, q->size, 16, q->next_used, span);
         }
