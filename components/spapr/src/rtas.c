@@ -236,36 +236,38 @@ static void rtas_stop_self(SpaprMachine *m, uint32_t vcpu, const RtasCall *c)
 
 typedef void (*RtasFn)(SpaprMachine *m, uint32_t vcpu, const RtasCall *c);
 
-static const struct {
-    SpaprRtasName id;
-    RtasFn fn;
-} rtas_table[] = {
-    { { SPAPR_RTAS_DISPLAY_CHARACTER, "display-character" }, rtas_display_character },
-    { { SPAPR_RTAS_GET_TIME_OF_DAY, "get-time-of-day" }, rtas_get_time_of_day },
-    { { SPAPR_RTAS_SET_TIME_OF_DAY, "set-time-of-day" }, rtas_set_time_of_day },
-    { { SPAPR_RTAS_POWER_OFF, "power-off" }, rtas_power_off },
-    { { SPAPR_RTAS_SYSTEM_REBOOT, "system-reboot" }, rtas_system_reboot },
-    { { SPAPR_RTAS_QUERY_CPU_STOPPED_STATE, "query-cpu-stopped-state" },
-      rtas_query_cpu_stopped_state },
-    { { SPAPR_RTAS_START_CPU, "start-cpu" }, rtas_start_cpu },
-    { { SPAPR_RTAS_STOP_SELF, "stop-self" }, rtas_stop_self },
+/* Two parallel tables: the names (also used for the device tree) and the
+ * functions, in the same order. */
+static const SpaprRtasName rtas_names[] = {
+    { SPAPR_RTAS_DISPLAY_CHARACTER, "display-character" },
+    { SPAPR_RTAS_GET_TIME_OF_DAY, "get-time-of-day" },
+    { SPAPR_RTAS_SET_TIME_OF_DAY, "set-time-of-day" },
+    { SPAPR_RTAS_POWER_OFF, "power-off" },
+    { SPAPR_RTAS_SYSTEM_REBOOT, "system-reboot" },
+    { SPAPR_RTAS_QUERY_CPU_STOPPED_STATE, "query-cpu-stopped-state" },
+    { SPAPR_RTAS_START_CPU, "start-cpu" },
+    { SPAPR_RTAS_STOP_SELF, "stop-self" },
 };
+
+static const RtasFn rtas_fns[] = {
+    rtas_display_character, rtas_get_time_of_day, rtas_set_time_of_day,
+    rtas_power_off,         rtas_system_reboot,   rtas_query_cpu_stopped_state,
+    rtas_start_cpu,         rtas_stop_self,
+};
+
+G_STATIC_ASSERT(G_N_ELEMENTS(rtas_names) == G_N_ELEMENTS(rtas_fns));
 
 const SpaprRtasName *spapr_rtas_names(size_t *ret_count)
 {
-    static SpaprRtasName names[G_N_ELEMENTS(rtas_table)];
-    for (size_t i = 0; i < G_N_ELEMENTS(rtas_table); i++) {
-        names[i] = rtas_table[i].id;
-    }
-    *ret_count = G_N_ELEMENTS(rtas_table);
-    return names;
+    *ret_count = G_N_ELEMENTS(rtas_names);
+    return rtas_names;
 }
 
 static RtasFn rtas_lookup(uint32_t token)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(rtas_table); i++) {
-        if (rtas_table[i].id.token == token) {
-            return rtas_table[i].fn;
+    for (size_t i = 0; i < G_N_ELEMENTS(rtas_names); i++) {
+        if (rtas_names[i].token == token) {
+            return rtas_fns[i];
         }
     }
     return token == SPAPR_RTAS_LEGACY_DISPLAY_CHARACTER ? rtas_display_character : NULL;
@@ -273,9 +275,9 @@ static RtasFn rtas_lookup(uint32_t token)
 
 int32_t spapr_rtas_token(const char *name)
 {
-    for (size_t i = 0; name && i < G_N_ELEMENTS(rtas_table); i++) {
-        if (strcmp(rtas_table[i].id.name, name) == 0) {
-            return (int32_t)rtas_table[i].id.token;
+    for (size_t i = 0; name && i < G_N_ELEMENTS(rtas_names); i++) {
+        if (strcmp(rtas_names[i].name, name) == 0) {
+            return (int32_t)rtas_names[i].token;
         }
     }
     return -1;
@@ -283,9 +285,9 @@ int32_t spapr_rtas_token(const char *name)
 
 const char *spapr_rtas_name(uint32_t token)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(rtas_table); i++) {
-        if (rtas_table[i].id.token == token) {
-            return rtas_table[i].id.name;
+    for (size_t i = 0; i < G_N_ELEMENTS(rtas_names); i++) {
+        if (rtas_names[i].token == token) {
+            return rtas_names[i].name;
         }
     }
     return NULL;
@@ -294,6 +296,9 @@ const char *spapr_rtas_name(uint32_t token)
 int64_t spapr_rtas_dispatch(SpaprMachine *m, uint32_t vcpu, uint32_t token, uint32_t nargs,
                             uint64_t args, uint32_t nret, uint64_t rets)
 {
+    /* As QEMU's rtas_ld/rtas_st: real addresses, top 4 bits ignored. */
+    args &= SPAPR_REAL_ADDR_MASK;
+    rets &= SPAPR_REAL_ADDR_MASK;
     RtasCall c = { .token = token, .nargs = nargs, .args = args, .nret = nret, .rets = rets };
 
     if (!spapr_ram_range_ok(m, args, 4 * (uint64_t)nargs) ||

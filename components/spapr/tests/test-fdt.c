@@ -395,6 +395,20 @@ Test(fdt, many_vcpus_and_a_long_command_line)
     cr_assert_eq(len, 100001);
 }
 
+Test(fdt, buffer_grows_for_a_large_model_string)
+{
+    spapr_machine_free(T.m);
+    SpaprMachineConfig cfg = t_config(1);
+    char *model = g_strnfill(200000, 'm');
+    cfg.model = model;
+    t_setup_cfg(&cfg);
+    build();
+    int len;
+    prop("/", "model", &len);
+    cr_assert_eq(len, 200001);
+    g_free(model);
+}
+
 Test(fdt, load_into_ram)
 {
     GError *err = NULL;

@@ -337,3 +337,30 @@ Test(rtas, entry_blob_in_ram)
     cr_assert_eq(vmem_read(T.mem, base, blob, sizeof(blob)), 0);
     cr_assert_arr_eq(blob, want, sizeof(want));
 }
+
+Test(rtas, clock_overflow_is_a_hardware_error)
+{
+    const uint32_t when[7] = { 2200, 1, 1, 0, 0, 0, 0 }; /* a positive offset */
+    cr_assert_eq(rtas(SPAPR_RTAS_SET_TIME_OF_DAY, 7, when, 1), SPAPR_H_SUCCESS);
+    cr_assert_eq(ret(7, 0), 0);
+    T.clock = INT64_MAX;
+    cr_assert_eq(rtas(SPAPR_RTAS_GET_TIME_OF_DAY, 0, NULL, 8), SPAPR_H_SUCCESS);
+    cr_assert_eq((int32_t)ret(0, 0), SPAPR_RTAS_OUT_HW_ERROR);
+    cr_assert_eq(ret(0, 1), SENTINEL);
+    T.clock = INT64_MIN; /* and the other way */
+    cr_assert_eq(rtas(SPAPR_RTAS_SET_TIME_OF_DAY, 7, when, 1), SPAPR_H_SUCCESS);
+    cr_assert_eq((int32_t)ret(7, 0), SPAPR_RTAS_OUT_HW_ERROR);
+}
+
+Test(rtas, real_clock_by_default)
+{
+    spapr_machine_free(T.m);
+    SpaprMachineConfig cfg = t_config(1);
+    cfg.callbacks.clock_ns = NULL;
+    t_setup_cfg(&cfg);
+    cr_assert_eq(rtas(SPAPR_RTAS_GET_TIME_OF_DAY, 0, NULL, 8), SPAPR_H_SUCCESS);
+    cr_assert_eq(ret(0, 0), 0);
+    cr_assert_geq(ret(0, 1), 2024);
+    cr_assert_leq(ret(0, 2), 12);
+    cr_assert_lt(ret(0, 7), 1000000000);
+}

@@ -157,6 +157,10 @@ G_BEGIN_DECLS
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
+/**
+ * SPAPR_ERROR: the GError domain of this component (codes: SpaprError).
+ * spapr_error_quark: Returns: the quark of that domain.
+ */
 #define SPAPR_ERROR (spapr_error_quark())
 GQuark spapr_error_quark(void);
 
@@ -314,8 +318,9 @@ typedef struct SpaprMachine SpaprMachine;
  * @error: return location for a GError, or NULL.
  *
  * Creates the machine and its Xive instance, claims the IPIs (LISN n for
- * vCPU n, MSI) and the vty interrupt (SPAPR_IRQ_VIO, MSI), then resets it
- * (spapr_machine_reset(): the RTAS blob is written to guest RAM).
+ * vCPU n, MSI) and the vty interrupt (SPAPR_IRQ_VIO, MSI). The machine is in
+ * the state spapr_machine_reset() gives (the RTAS blob is written to guest
+ * RAM at rtas_base).
  *
  * Returns: (transfer full): the machine, or NULL with @error set:
  * SPAPR_ERROR_INVALID for a NULL @cfg or @mem, a @ram_size of 0, not a
@@ -571,7 +576,8 @@ gboolean spapr_hcall(SpaprMachine *m, uint32_t vcpu, uint64_t regs[SPAPR_HCALL_N
  *
  * The RTAS call behind H_RTAS, with the arguments and results anywhere in
  * RAM (the qtest "rtas" command). Results beyond @nret are never written;
- * arguments beyond @nargs are never read (such a call is a -3 error).
+ * arguments beyond @nargs are never read (such a call is a -3 error). The
+ * top 4 bits of @args and @rets are ignored, as QEMU's rtas_ld() does.
  *
  * Returns: TRUE when run; FALSE with SPAPR_ERROR_INVALID (NULL @m, @vcpu out
  * of range).
