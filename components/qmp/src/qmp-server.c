@@ -46,7 +46,7 @@ typedef struct Listener {
 } Listener;
 
 typedef struct FdBatch {
-    uint64_t end;               /* stream offset just after the bytes they came with */
+    uint64_t end;               /* attach to the first message ending at or after */
     size_t n;
     int fds[FDPASS_MAX_FDS];
 } FdBatch;
@@ -820,9 +820,16 @@ static void monitor_readable(QmpMonitor *m)
         return;
     }
     if (nfds) {
-        /* They belong to the first message that ends with or after the
-         * bytes they came with (see README: "Descriptors"). */
-        add_batch(m, fds, nfds, m->in_offset + (uint64_t)n);
+        /* The kernel ends a read with the bytes that carried descriptors,
+         * so they belong to the message holding the last non-blank byte
+         * read (trailing CR/LF sent with a command is common); if all is
+         * blank, to the next message (QEMU's test library sends the fd
+         * with a lone space). See README, "Descriptors". */
+        size_t last = (size_t)n;
+        while (last > 0 && strchr(" \t\r\n", s->rbuf[last - 1])) {
+            last--;
+        }
+        add_batch(m, fds, nfds, m->in_offset + last);
     }
     monitor_feed(m, s->rbuf, (size_t)n);
 }
@@ -1512,9 +1519,11 @@ bool qmp_server_new(const QmpServerConfig *cfg, QmpServer **ret, GError **errp)
     if (!s->cfg.max_pending_fds) {
         s->cfg.max_pending_fds = QMP_DEFAULT_MAX_PENDING_FDS;
     }
-    if (s->cfg.output_pause > s->cfg.max_output) {
+    if (s->cfg.output_pause > s->cfg.max_output || s->cfg.max_depth > QMP_MAX_DEPTH_LIMIT) {
         g_free(s);
-        g_set_error(errp, QMP_ERROR, QMP_ERROR_INVALID, "output_pause exceeds max_output");
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_INVALID,
+                    "output_pause exceeds max_output, or max_depth exceeds %u",
+                    QMP_MAX_DEPTH_LIMIT);
         return false;
     }
     if (cfg && cfg->fd_sets) {

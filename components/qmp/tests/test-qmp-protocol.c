@@ -45,6 +45,14 @@ static void expect_line(const char *cmd, const char *want)
     g_free(r);
 }
 
+/* Expects @want as the next line. */
+static void expect_line_only(const char *want)
+{
+    char *r = tu_line(c);
+    cr_expect_str_eq(r, want);
+    g_free(r);
+}
+
 TestSuite(protocol, .init = setup, .fini = teardown);
 TestSuite(negotiated, .init = setup_negotiated, .fini = teardown);
 
@@ -550,6 +558,23 @@ Test(negotiated, fds_follow_their_message)
     cr_expect_str_eq(r2, "{\"return\": 1, \"id\": 2}");
     g_free(r1);
     g_free(r2);
+}
+
+Test(negotiated, fds_with_trailing_newline)
+{
+    /* libvirt sends "command\r\n" with the fd in one sendmsg(). */
+    int fd = tu_make_fd();
+    const char *cmd = "{\"execute\": \"test-fd-count\", \"id\": 1}\r\n";
+    const char *two = "{\"execute\": \"test-fd-count\", \"id\": 2}\n"
+                      "{\"execute\": \"test-fd-count\", \"id\": 3}\n  \t";
+
+    tu_send(c, cmd, strlen(cmd), &fd, 1);
+    expect_line_only("{\"return\": 1, \"id\": 1}");
+    /* Two commands in the same write as the fd: the last one gets it. */
+    tu_send(c, two, strlen(two), &fd, 1);
+    close(fd);
+    expect_line_only("{\"return\": 0, \"id\": 2}");
+    expect_line_only("{\"return\": 1, \"id\": 3}");
 }
 
 Test(negotiated, too_many_fds_in_one_message)

@@ -45,6 +45,9 @@ G_BEGIN_DECLS
 #define QMP_DEFAULT_MAX_TOKENS (2u << 20)
 /** QMP_DEFAULT_MAX_DEPTH: default nesting bound of one message (QEMU's). */
 #define QMP_DEFAULT_MAX_DEPTH 1024u
+/** QMP_MAX_DEPTH_LIMIT: the largest max_depth accepted (values are parsed
+ * and checked recursively). */
+#define QMP_MAX_DEPTH_LIMIT 4096u
 /** QMP_DEFAULT_OUTPUT_PAUSE: unsent output above which input is not read. */
 #define QMP_DEFAULT_OUTPUT_PAUSE (64u << 10)
 /** QMP_DEFAULT_MAX_OUTPUT: unsent output above which a client is dropped. */
@@ -111,14 +114,17 @@ typedef struct QmpRequest QmpRequest;
  *   "JSON token size limit exceeded".
  * @max_tokens: bound on the tokens of one message; 0 for the default.
  *   Exceeding it answers "JSON token count limit exceeded".
- * @max_depth: bound on nesting ({ and [ open at once); 0 for the default.
- *   Exceeding it answers "JSON nesting depth limit exceeded".
+ * @max_depth: bound on nesting ({ and [ open at once); 0 for the default,
+ *   at most QMP_MAX_DEPTH_LIMIT. Exceeding it answers "JSON nesting depth
+ *   limit exceeded".
  * @output_pause: while more than this many reply bytes wait to be sent to a
  *   client, its input is not read (it cannot make the server queue more
  *   replies); 0 for the default.
- * @max_output: a client with more than this many bytes waiting (events it
- *   does not read) is disconnected; 0 for the default. One message larger
- *   than the bound is still queued when nothing else waits.
+ * @max_output: a client that would have more than this many bytes waiting
+ *   after an event is queued is disconnected (it does not read its events);
+ *   0 for the default. Replies are always queued: input pauses above
+ *   @output_pause, so they cannot pile up. An event larger than the bound
+ *   is still queued when nothing else waits.
  * @max_monitors: connections accepted at once, 0 for no bound; connections
  *   beyond it are accepted and closed at once.
  * @max_pending_fds: descriptors a monitor holds before they are attached to
@@ -153,8 +159,9 @@ typedef struct QmpServerConfig {
  * remove-fd and query-fdsets.
  *
  * Returns: true on success; false with QMP_ERROR_INVALID if @ret is NULL or
- * a limit in @cfg is absurd (@output_pause > @max_output), or
- * QMP_ERROR_SYSTEM if the fd-set store cannot be created.
+ * a limit in @cfg is absurd (@output_pause > @max_output, @max_depth >
+ * QMP_MAX_DEPTH_LIMIT), or QMP_ERROR_SYSTEM if the fd-set store cannot be
+ * created.
  */
 bool qmp_server_new(const QmpServerConfig *cfg, QmpServer **ret, GError **errp);
 
@@ -180,8 +187,9 @@ FdPassSets *qmp_server_get_fd_sets(QmpServer *server);
 /**
  * qmp_server_listen_unix:
  * @server: the server.
- * @path: a filesystem path for an AF_UNIX stream socket. A stale socket file
- *        there is replaced; any other existing file is an error.
+ * @path: a filesystem path for an AF_UNIX stream socket. An existing socket
+ *        file there is replaced (as QEMU does); any other existing file is
+ *        an error. The file is removed by qmp_server_free().
  * @errp: error location.
  *
  * Returns: true on success; false with QMP_ERROR_INVALID (NULL/empty path or
