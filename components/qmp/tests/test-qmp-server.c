@@ -774,6 +774,9 @@ Test(server, api_errors)
     cr_expect(!qmp_server_new(&bad, &srv, &err));
     cr_expect(g_error_matches(err, QMP_ERROR, QMP_ERROR_INVALID));
     g_clear_error(&err);
+    bad = (QmpServerConfig){ .max_depth = QMP_MAX_DEPTH_LIMIT + 1 };
+    cr_expect(!qmp_server_new(&bad, &srv, &err));
+    g_clear_error(&err);
     cr_assert(qmp_server_new(NULL, &srv, &err));
 
     cr_expect(qmp_server_add_command(srv, &cmd, &err));
