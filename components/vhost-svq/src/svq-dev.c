@@ -707,7 +707,16 @@ static bool guest_state_from_base(const VqConfig *guest, uint32_t base, VqState 
     return vq_state_from_vring_base(vq_config_layout(guest), base, st) == 0;
 }
 
-bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, uint32_t base,
+/* A fresh ring: positions 0, wrap counters 1; split used index from the ring. */
+static void fresh_state(const VqConfig *guest, VqState *st)
+{
+    *st = (VqState){ .avail_wrap = true, .used_wrap = true };
+    if (vq_config_layout(guest) == VQ_LAYOUT_SPLIT) {
+        st->flags = VQ_STATE_F_USED_FROM_RING;
+    }
+}
+
+bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, const VqState *state,
                      int kick_fd, int call_fd, GError **errp)
 {
     const char *why = NULL;
@@ -724,12 +733,19 @@ bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, uint32_
         dev_error(svq, errp, VHU_ERROR_STATE, "queue %u is already started", index);
         return false;
     }
+    if (state) {
+        st = *state;
+    } else {
+        fresh_state(guest, &st);
+    }
     if (guest->size > svq->max_queue_size || vq_config_check(svq->guest_map, guest) < 0 ||
-        !guest_state_from_base(guest, base, &st)) {
+        (st.flags & ~VQ_STATE_F_USED_FROM_RING) ||
+        (vq_config_layout(guest) == VQ_LAYOUT_PACKED &&
+         (st.next_avail >= guest->size || st.next_used >= guest->size))) {
         dev_error(svq, errp, VHU_ERROR_INVALID,
                   "queue %u: ring of %u entries at %#" PRIx64
-                  " is invalid, outside guest memory or above %u entries, or base %#x is bad",
-                  index, guest->size, guest->desc_addr, svq->max_queue_size, base);
+                  " is invalid, outside guest memory or above %u entries, or its state is bad",
+                  index, guest->size, guest->desc_addr, svq->max_queue_size);
         return false;
     }
     if (kick_fd < 0 || call_fd < 0 || fcntl(kick_fd, F_GETFD) < 0 ||
@@ -751,7 +767,9 @@ bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, uint32_
         close_fd(&q->guest_call);
         return false;
     }
-    ok = svq->enabled ? shadow_start(q, &st, errp) : direct_start(q, base, errp);
+    ok = svq->enabled ? shadow_start(q, &st, errp)
+                      : direct_start(q, vq_state_to_vring_base(vq_config_layout(guest), &st),
+                                     errp);
     if (!ok) {
         close_fd(&q->guest_kick);
         close_fd(&q->guest_call);
@@ -764,20 +782,36 @@ bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, uint32_
 /* ------------------------------------------------------------------------ */
 /* Waiting for the back-end                                                  */
 
+/*
+ * A ring is only taken away from the back-end (GET_VRING_BASE) once the
+ * back-end has completed what it took, when that can be arranged: a
+ * back-end may complete requests after GET_VRING_BASE, writing them into
+ * whatever ring it is pointed at next, and libvhost-user (QEMU 7.2's
+ * qemu-storage-daemon) then signals a call fd it has already closed and
+ * stops the whole device. So each switch first lets the back-end finish
+ * ("quiesce"): until nothing is in flight, or until no completion came for
+ * QUIET_MS (a back-end holding buffers it may never complete, such as a
+ * network receive ring), or the drain timeout.
+ */
+#define QUIET_MS 50
+
 typedef bool (*DoneFunc)(SvqQueue *q, void *arg);
 
 /* Waits until @done, at most the drain timeout, watching the front-end's
- * connection for a hang-up. The back-end signals nothing once its ring is
- * stopped, so this polls with a growing delay. Returns 0, -ETIMEDOUT or
- * -ENOTCONN. */
-static int wait_for(SvqQueue *q, DoneFunc done, void *arg)
+ * connection for a hang-up and @fd (may be -1) for readability. A back-end
+ * signals nothing once its ring is stopped, so this also wakes up with a
+ * growing delay. Returns 0, -ETIMEDOUT or -ENOTCONN. */
+static int wait_for(SvqQueue *q, int fd, DoneFunc done, void *arg)
 {
     SvqDev *svq = q->svq;
     int64_t deadline = g_get_monotonic_time() + (int64_t)svq->drain_timeout_ms * 1000;
     int64_t delay_us = 5;
 
     for (;;) {
-        struct pollfd p = { .fd = vhu_get_fd(svq->vhu, NULL), .events = 0 };
+        struct pollfd p[2] = {
+            { .fd = vhu_get_fd(svq->vhu, NULL), .events = 0 },
+            { .fd = fd, .events = POLLIN },
+        };
         int64_t left;
         struct timespec ts;
 
@@ -796,20 +830,69 @@ static int wait_for(SvqQueue *q, DoneFunc done, void *arg)
         }
         ts.tv_sec = (time_t)(delay_us / 1000000);
         ts.tv_nsec = (long)(delay_us % 1000000) * 1000;
-        if (ppoll(&p, p.fd >= 0 ? 1 : 0, &ts, NULL) > 0 && (p.revents & (POLLHUP | POLLERR))) {
+        if (ppoll(p, 2, &ts, NULL) > 0 && (p[0].revents & (POLLHUP | POLLERR))) {
             return -ENOTCONN;
         }
         delay_us = MIN(delay_us * 2, WAIT_MAX_DELAY_US);
     }
 }
 
+static uint16_t guest_ring_u16(SvqQueue *q, uint64_t gpa)
+{
+    uint16_t v = 0;
+
+    vmem_load_acquire_le16(q->svq->guest_map, gpa, &v);
+    return v;
+}
+
+static uint16_t guest_used_idx(SvqQueue *q)
+{
+    return guest_ring_u16(q, q->guest.device_addr + VQ_SPLIT_USED_IDX);
+}
+
 static bool guest_used_reached(SvqQueue *q, void *arg)
 {
-    uint16_t want = *(const uint16_t *)arg, used = 0;
+    return guest_used_idx(q) == *(const uint16_t *)arg;
+}
 
-    return vmem_load_acquire_le16(q->svq->guest_map, q->guest.device_addr + VQ_SPLIT_USED_IDX,
-                                  &used) == 0 &&
-           used == want;
+/* Progress of a quiesce: the last count seen and when it changed. */
+typedef struct Quiet {
+    uint32_t last;
+    int64_t since_us;
+} Quiet;
+
+/* True when @count is 0, or has not changed for QUIET_MS. */
+static bool quiet_reached(Quiet *w, uint32_t count)
+{
+    int64_t now = g_get_monotonic_time();
+
+    if (count == 0) {
+        return true;
+    }
+    if (count != w->last) {
+        w->last = count;
+        w->since_us = now;
+        return false;
+    }
+    return now - w->since_us >= (int64_t)QUIET_MS * 1000;
+}
+
+/* Split guest ring, directly used by the back-end: chains available and
+ * not used yet (the guest is the one adding). */
+static bool guest_quiet(SvqQueue *q, void *arg)
+{
+    uint16_t avail = guest_ring_u16(q, q->guest.driver_addr + VQ_SPLIT_AVAIL_IDX);
+
+    return quiet_reached(arg, (uint16_t)(avail - guest_used_idx(q)));
+}
+
+/* Shadow ring, forwarding paused: relays completions until none is in
+ * flight or the back-end stops completing. */
+static bool shadow_quiet(SvqQueue *q, void *arg)
+{
+    drain_fd(q->shadow_call);
+    apply(q, svq_relay_complete(q->relay));
+    return svq_relay_is_broken(q->relay) || quiet_reached(arg, svq_relay_in_flight(q->relay));
 }
 
 typedef struct HandBack {
@@ -853,6 +936,18 @@ static bool enable_queue(SvqQueue *q, GError **errp)
     VqState st;
     int rc = 0;
 
+    if (vq_config_layout(&q->guest) == VQ_LAYOUT_SPLIT) {
+        Quiet w = { .last = UINT32_MAX };
+
+        /* The back-end keeps its call fd meanwhile: the guest is notified. */
+        rc = wait_for(q, -1, guest_quiet, &w);
+        if (rc == -ENOTCONN) {
+            switch_error(svq, errp, true, VHU_ERROR_DISCONNECTED,
+                         "queue %u: the back-end went away", q->index);
+            return false;
+        }
+        rc = 0;
+    }
     if (!vhu_vring_stop(svq->vhu, q->index, &base, &err)) {
         if (!vhu_vring_is_started(svq->vhu, q->index)) {
             q->started = false;
@@ -886,7 +981,7 @@ static bool enable_queue(SvqQueue *q, GError **errp)
 
         /* Requests the back-end took complete on the guest ring, without
          * a notification: wait for them. */
-        rc = wait_for(q, guest_used_reached, &want);
+        rc = wait_for(q, -1, guest_used_reached, &want);
         st.next_used = want;
         st.flags = 0;
     }
@@ -953,7 +1048,23 @@ static bool unshadow(SvqQueue *q, bool enable_word, VqState *ret_guest, GError *
         return false;
     }
     svq_relay_set_paused(q->relay, true);
-    apply(q, svq_relay_complete(q->relay));
+    {
+        Quiet w = { .last = UINT32_MAX };
+
+        rc = wait_for(q, q->shadow_call, shadow_quiet, &w);
+        if (rc == -ENOTCONN || svq_relay_is_broken(q->relay)) {
+            svq_relay_set_paused(q->relay, false);
+            apply(q, svq_relay_forward(q->relay));
+            if (svq_relay_is_broken(q->relay)) {
+                switch_error(svq, errp, enable_word, SVQ_ERROR_BROKEN, "queue %u: %s",
+                             q->index, svq_relay_error_text(q->relay));
+            } else {
+                switch_error(svq, errp, enable_word, VHU_ERROR_DISCONNECTED,
+                             "queue %u: the back-end went away", q->index);
+            }
+            return false;
+        }
+    }
     if (!vhu_vring_stop(svq->vhu, q->index, &base, &err)) {
         svq_relay_set_paused(q->relay, false);
         switch_error_from(svq, errp, enable_word, q->index, err);
@@ -971,7 +1082,7 @@ static bool unshadow(SvqQueue *q, bool enable_word, VqState *ret_guest, GError *
                      "queue %u: bad shadow ring base %#x", q->index, base);
         return false;
     }
-    rc = wait_for(q, hand_back_done, &hb);
+    rc = wait_for(q, q->shadow_call, hand_back_done, &hb);
     if (rc < 0) {
         restore_shadow(q, base);
         if (rc == -ETIMEDOUT) {
@@ -1126,10 +1237,11 @@ bool svq_disable(SvqDev *svq, GError **errp)
     return true;
 }
 
-bool svq_queue_stop(SvqDev *svq, unsigned index, uint32_t *ret_base, GError **errp)
+bool svq_queue_stop(SvqDev *svq, unsigned index, VqState *ret_state, GError **errp)
 {
     SvqQueue *q;
     VqState st;
+    uint32_t base;
     bool ok = true;
 
     if (!svq || index >= svq->num_queues) {
@@ -1142,12 +1254,11 @@ bool svq_queue_stop(SvqDev *svq, unsigned index, uint32_t *ret_base, GError **er
         return false;
     }
     if (!q->shadowed) {
-        ok = vhu_vring_stop(svq->vhu, index, ret_base, errp);
+        ok = vhu_vring_stop(svq->vhu, index, &base, errp) &&
+             guest_state_from_base(&q->guest, base, &st);
     } else if (!svq_relay_is_broken(q->relay) && vhu_is_up(svq->vhu) &&
                unshadow(q, false, &st, errp)) {
-        if (ret_base) {
-            *ret_base = vq_state_to_vring_base(vq_config_layout(&q->guest), &st);
-        }
+        /* st is where the guest ring stands after the hand-back. */
     } else {
         /* Broken, disconnected or stuck: stop anyway; a reset does not need
          * the chains in flight. */
@@ -1163,6 +1274,9 @@ bool svq_queue_stop(SvqDev *svq, unsigned index, uint32_t *ret_base, GError **er
         }
         svq_relay_stop(q->relay);
         q->shadowed = false;
+    }
+    if (ok && ret_state) {
+        *ret_state = st;
     }
     q->started = false;
     close_fd(&q->guest_kick);

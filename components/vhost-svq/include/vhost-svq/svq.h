@@ -405,7 +405,14 @@ bool svq_new(const SvqOptions *opts, SvqDev **ret_svq, GError **errp);
  * svq_disable() first to hand them back to the guest ring), removes the
  * listener, the watches and the shadow region from the memory table,
  * closes every fd it holds and frees it. A GSource from svq_source_new() is
- * destroyed. Removes it from the registry it belongs to.
+ * destroyed. Removes it from the registry it belongs to. Rings started
+ * directly are left running.
+ *
+ * A back-end built on libvhost-user (qemu-storage-daemon) remaps every ring
+ * it has seen on SET_MEM_TABLE, stopped or not, and drops the connection
+ * when one of them is no longer in the table: if the front-end outlives the
+ * set, free the set while its rings are direct (after svq_disable()), not
+ * right after stopping them shadowed.
  */
 void svq_free(SvqDev *svq);
 
@@ -420,47 +427,56 @@ const char *svq_get_name(const SvqDev *svq);
  * @svq: the set.
  * @index: the queue, 0..num_queues-1.
  * @guest: the guest ring (guest addresses, the guest's features).
- * @base: where the guest ring stands, as a VRING_BASE number in its layout
- *     (split: the next available index; packed: vq_state_to_vring_base());
- *     0 for a fresh ring.
+ * @state: where the guest ring stands (from svq_queue_stop(), a migration
+ *     stream, or vq_state_from_vring_base()), or NULL for a fresh ring.
  * @kick_fd: the guest's notify eventfd (duplicated).
  * @call_fd: the guest's interrupt eventfd (duplicated).
  * @errp: error location.
  *
  * Starts the queue shadowed when the set is enabled, otherwise directly
- * (the back-end gets the guest ring and fds). Call it instead of
- * vhu_vring_start() for the queues the shadow virtqueue may switch;
- * vhu_set_features() and vhu_set_mem_table() must be done.
+ * (the back-end gets the guest ring, vq_state_to_vring_base() of @state,
+ * and the guest's fds). Call it instead of vhu_vring_start() for the queues
+ * the shadow virtqueue may switch; vhu_set_features() and
+ * vhu_set_mem_table() must be done.
  *
- * Returns: true on success; false with VHU_ERROR_INVALID (bad index, NULL
- * @guest, a ring larger than max_queue_size or outside guest memory, fds not
- * open), VHU_ERROR_STATE (already started, or the front-end's ring is
- * started by someone else), SVQ_ERROR_INCOMPATIBLE (a direct start of a ring
- * whose layout the back-end did not accept), or an error of the front-end's
- * requests.
+ * Returns: true on success (also when the back-end is disconnected: the
+ * ring starts on connection); false with VHU_ERROR_INVALID (bad index, NULL
+ * @guest, a ring larger than max_queue_size or outside guest memory, an
+ * invalid @state, fds not open), VHU_ERROR_STATE (already started, or the
+ * front-end's ring was started by someone else), SVQ_ERROR_INCOMPATIBLE (a
+ * direct start of a ring whose layout or notification features the
+ * back-end did not accept: enable the set first), SVQ_ERROR_BROKEN (a
+ * shadowed start on a guest ring that vq_dev_set_state() refuses), or an
+ * error of the front-end's requests.
  */
-bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, uint32_t base,
+bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, const VqState *state,
                      int kick_fd, int call_fd, GError **errp);
 
 /**
  * svq_queue_stop:
  * @svq: the set.
  * @index: a started queue.
- * @ret_base: the guest ring's base to resume from (may be NULL).
+ * @ret_state: where the guest ring stands, to restart it from (may be
+ *     NULL; written only on success).
  * @errp: error location.
  *
  * Stops the queue. Shadowed: GET_VRING_BASE on the shadow ring, waits for
- * the back-end's requests, relays their completions and hands the rest back
- * to the guest ring (so *@ret_base accounts for every chain the guest
- * sees completed); directly: vhu_vring_stop(). A broken queue is stopped
- * without hand-back (*@ret_base is then the guest's used index: split only).
+ * the requests the back-end took, relays their completions and hands the
+ * other chains back to the guest ring, so that *@ret_state accounts for
+ * every completion the guest has seen and nothing else; directly:
+ * vhu_vring_stop() (split: next_used is then to be read from the ring,
+ * VQ_STATE_F_USED_FROM_RING).
  *
- * Returns: true on success; false with VHU_ERROR_INVALID, SVQ_ERROR_NOT_STARTED,
- * SVQ_ERROR_BUSY (requests still in flight after the drain timeout: the
- * queue keeps running shadowed), or an error of vhu_vring_stop() (the queue
- * is stopped).
+ * The queue is stopped in every case but VHU_ERROR_INVALID and
+ * SVQ_ERROR_NOT_STARTED: when the chains cannot be handed back (a broken
+ * queue, no back-end, requests still in flight after the drain timeout)
+ * they are forgotten, which is what a device reset wants.
+ *
+ * Returns: true on success; false with VHU_ERROR_INVALID (bad index),
+ * SVQ_ERROR_NOT_STARTED, SVQ_ERROR_BROKEN, VHU_ERROR_DISCONNECTED,
+ * SVQ_ERROR_BUSY, or an error of vhu_vring_stop().
  */
-bool svq_queue_stop(SvqDev *svq, unsigned index, uint32_t *ret_base, GError **errp);
+bool svq_queue_stop(SvqDev *svq, unsigned index, VqState *ret_state, GError **errp);
 
 /**
  * svq_enable:

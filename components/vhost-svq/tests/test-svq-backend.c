@@ -1,0 +1,687 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shadow virtqueue against the test back-end (tests/backend): the block
+ * workload shadowed, toggled every few hundred requests while requests are
+ * in flight, through back-end restarts; the dirty bitmap holds exactly the
+ * pages the back-end wrote; parking when the shadow ring is full; split and
+ * packed rings on either side; the error shapes; fd and memory leaks
+ * around enable/disable cycles.
+ */
+#include "svq-path.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define NSLOTS 32
+#define QSIZE 128
+#define NBLOCKS 512
+#define TIMEOUT_MS 10000
+
+typedef struct Fixture {
+    char *dir;
+    char *sock;
+    char *image;
+    VhuDev *dev;
+    TGuest *g;
+    TEvents ev;
+    pid_t pid;
+} Fixture;
+
+static bool is_up(void *arg)
+{
+    return vhu_is_up(arg);
+}
+
+static bool is_down(void *arg)
+{
+    return !vhu_is_up(arg);
+}
+
+/* A server-mode front-end with the test back-end connected as a client
+ * (with @extra arguments, NULL-terminated). */
+static void fx_init(Fixture *f, uint32_t qsize, unsigned nslots, const char *const *extra)
+{
+    GError *err = NULL;
+    char *argv[24];
+    unsigned n = 0;
+
+    memset(f, 0, sizeof(*f));
+    f->dir = t_tmpdir();
+    f->sock = g_strdup_printf("%s/vhu.sock", f->dir);
+    f->image = t_make_image(f->dir, (uint64_t)NBLOCKS * T_BLOCK);
+    f->dev = t_dev_new(VHU_MODE_SERVER, f->sock, 5000);
+    t_dev_listen(f->dev, &f->ev);
+    f->g = tg_new(qsize, nslots);
+    cr_assert(vhu_open(f->dev, &err), "open: %s", err ? err->message : "");
+    argv[n++] = (char *)t_backend_path();
+    argv[n++] = "--socket";
+    argv[n++] = f->sock;
+    argv[n++] = "--file";
+    argv[n++] = f->image;
+    argv[n++] = "--client";
+    for (unsigned i = 0; extra && extra[i] && n < 23; i++) {
+        argv[n++] = (char *)extra[i];
+    }
+    argv[n] = NULL;
+    f->pid = t_spawn(argv);
+    t_dev_poll_until(f->dev, is_up, f->dev, TIMEOUT_MS, "link up");
+}
+
+static void fx_fini(Fixture *f)
+{
+    vhu_free(f->dev);
+    t_kill(f->pid);
+    tg_free(f->g);
+    g_free(f->sock);
+    g_free(f->image);
+    t_rmtree(f->dir);
+}
+
+static void check_stats(SvqPath *p, uint64_t requests)
+{
+    SvqStats st;
+
+    svq_queue_get_stats(p->svq, 0, &st);
+    cr_assert_eq(p->breaks, 0);
+    cr_assert_eq(svq_queue_get_error(p->svq, 0), NULL);
+    cr_assert(st.completed <= requests && st.forwarded >= st.completed,
+              "relayed %llu of %llu requests (%llu forwarded)",
+              (unsigned long long)st.completed, (unsigned long long)requests,
+              (unsigned long long)st.forwarded);
+    cr_log_info("%s: %llu requests, %llu relayed, %llu handed back, %llu parked, %llu switches",
+                p->path.name, (unsigned long long)requests, (unsigned long long)st.completed,
+                (unsigned long long)st.handed_back, (unsigned long long)st.parked,
+                (unsigned long long)st.switches);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The block workload                                                        */
+
+static void workload(const char *const *extra, bool start_enabled, unsigned toggle_every,
+                     unsigned rounds, uint64_t seed)
+{
+    Fixture f;
+    SvqPath p;
+    TBlk *b;
+    SvqStats st;
+
+    fx_init(&f, QSIZE, NSLOTS, extra);
+    svq_path_init(&p, toggle_every ? "toggled" : start_enabled ? "on" : "off", start_enabled,
+                  toggle_every);
+    t_blk_setup(f.dev, f.g, &p.path, 0);
+    b = tblk_new(f.g, f.dev, &p.path, f.image, NBLOCKS, seed);
+    for (unsigned r = 0; r < rounds; r++) {
+        tblk_round(b, 16);
+    }
+    tblk_check_image(b);
+    check_stats(&p, tblk_completed(b));
+    svq_queue_get_stats(p.svq, 0, &st);
+    if (start_enabled && !toggle_every) {
+        cr_assert_eq(st.completed, tblk_completed(b), "every request goes through the relay");
+    }
+    if (toggle_every) {
+        cr_assert(p.toggles >= tblk_completed(b) / (2 * toggle_every), "%u toggles", p.toggles);
+        cr_assert_eq(st.switches, p.toggles);
+        cr_assert(st.completed > 0 && st.completed < tblk_completed(b));
+    }
+    p.path.stop(&p.path, f.dev, f.g);
+    tblk_free(b);
+    fx_fini(&f);
+}
+
+Test(svq_backend, on)
+{
+    workload(NULL, true, 0, 2, 1);
+}
+
+Test(svq_backend, toggled_with_inflight, .timeout = 120)
+{
+    /* Out-of-order completion in batches of 4, toggled every 150
+     * completions with up to 16 requests in flight. */
+    static const char *const extra[] = { "--batch", "4", NULL };
+
+    workload(extra, false, 150, 4, 2);
+}
+
+Test(svq_backend, toggled_without_inflight, .timeout = 120)
+{
+    static const char *const extra[] = { "--no-inflight", NULL };
+
+    workload(extra, true, 97, 4, 3);
+}
+
+Test(svq_backend, toggled_without_protocol_features, .timeout = 120)
+{
+    /* No SET_VRING_ENABLE, no REPLY_ACK: rings run from their kick. */
+    static const char *const extra[] = { "--no-protocol", NULL };
+
+    workload(extra, false, 211, 3, 4);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Split and packed rings on either side                                     */
+
+static void layouts(bool guest_packed, bool backend_packed, unsigned toggle_every)
+{
+    Fixture f;
+    SvqPath p;
+    TBlk *b;
+    GError *err = NULL;
+    uint64_t fb, fg;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fb = t_blk_features(vhu_get_backend_features(f.dev));
+    fg = fb;
+    if (backend_packed) {
+        fb |= VQ_FEATURE(VQ_F_RING_PACKED);
+    }
+    if (guest_packed) {
+        fg |= VQ_FEATURE(VQ_F_RING_PACKED);
+    }
+    cr_assert(vhu_set_features(f.dev, fb, &err), "%s", err ? err->message : "");
+    tg_ring_configure(f.g, fg);
+    cr_assert(vhu_set_mem_table(f.dev, f.g->map, &err), "%s", err ? err->message : "");
+    /* Different layouts need the relay from the start. */
+    svq_path_init(&p, "layouts", true, toggle_every);
+    p.path.start(&p.path, f.dev, f.g);
+    b = tblk_new(f.g, f.dev, &p.path, f.image, NBLOCKS, 5);
+    tblk_round(b, 16);
+    tblk_round(b, 16);
+    tblk_check_image(b);
+    check_stats(&p, tblk_completed(b));
+    if (guest_packed != backend_packed) {
+        /* The back-end cannot take this guest ring. */
+        cr_assert(!svq_disable(p.svq, &err));
+        cr_assert_eq(err->code, SVQ_ERROR_INCOMPATIBLE, "%s", err->message);
+        cr_assert(g_str_has_prefix(err->message, "Can't disable shadow vq on vub0: "), "%s",
+                  err->message);
+        g_clear_error(&err);
+        cr_assert(svq_queue_is_shadowed(p.svq, 0));
+        tblk_round(b, 8);
+        tblk_check_image(b);
+    }
+    p.path.stop(&p.path, f.dev, f.g);
+    tblk_free(b);
+    fx_fini(&f);
+}
+
+Test(svq_backend, split_guest_packed_backend)
+{
+    layouts(false, true, 0);
+}
+
+Test(svq_backend, packed_guest_split_backend)
+{
+    layouts(true, false, 0);
+}
+
+Test(svq_backend, packed_both_toggled, .timeout = 120)
+{
+    layouts(true, true, 173);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A small driver of our own, for the dirty bitmap and parking               */
+
+typedef struct Mini {
+    Fixture *f;
+    SvqDev *svq;
+    unsigned inflight;
+    uint64_t done;
+} Mini;
+
+static void pump(Mini *m)
+{
+    struct pollfd pfd[8];
+    int fds[8], n = 0, vfd = vhu_get_fd(m->f->dev, NULL);
+    unsigned ns = svq_get_fds(m->svq, fds, 6);
+
+    pfd[n++] = (struct pollfd){ .fd = m->f->g->call_fd, .events = POLLIN };
+    for (unsigned i = 0; i < ns; i++) {
+        pfd[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+    }
+    if (vfd >= 0) {
+        pfd[n++] = (struct pollfd){ .fd = vfd, .events = POLLIN };
+    }
+    cr_assert(poll(pfd, (nfds_t)n, TIMEOUT_MS) > 0, "nothing happened for %d ms", TIMEOUT_MS);
+    for (int i = 1; i < n; i++) {
+        if (!pfd[i].revents) {
+            continue;
+        }
+        if (pfd[i].fd == vfd) {
+            vhu_dispatch(m->f->dev, vfd,
+                         VHU_EVENT_IN | (pfd[i].revents & POLLHUP ? VHU_EVENT_HUP : 0));
+        } else {
+            svq_dispatch(m->svq, pfd[i].fd);
+        }
+    }
+}
+
+/* Collects completions, checking the status byte at @status_off of the
+ * slot (the token is the slot). */
+static unsigned mini_collect(Mini *m, uint64_t status_off)
+{
+    TGuest *g = m->f->g;
+    unsigned n = 0;
+    eventfd_t v;
+    VqUsed u;
+    int rc;
+
+    eventfd_read(g->call_fd, &v);
+    while ((rc = vq_drv_get_used(g->drv, &u)) == 0) {
+        uint8_t st = 0xee;
+
+        cr_assert_eq(vmem_read_u8(g->map, tg_slot_gpa(g, (unsigned)u.token) + status_off, &st),
+                     0);
+        cr_assert_eq(st, 0, "slot %llu: status %u", (unsigned long long)u.token, st);
+        n++;
+    }
+    cr_assert_eq(rc, -EAGAIN, "guest: %s", vq_strerror(rc));
+    m->inflight -= n;
+    m->done += n;
+    return n;
+}
+
+static SvqDev *mini_svq(Fixture *f, bool enabled)
+{
+    GError *err = NULL;
+    SvqOptions o;
+    SvqDev *svq;
+
+    svq_options_init(&o);
+    o.vhu = f->dev;
+    o.guest_map = f->g->map;
+    o.max_queue_size = f->g->qsize;
+    o.enabled = enabled;
+    cr_assert(svq_new(&o, &svq, &err), "%s", err ? err->message : "");
+    cr_assert(svq_queue_start(svq, 0, &f->g->cfg, NULL, f->g->kick_fd, f->g->call_fd, &err),
+              "%s", err ? err->message : "");
+    return svq;
+}
+
+/* Slot pairs of 16 KiB: header page, data page, status page, a page
+ * nobody writes. The guest fills them through a host pointer, so that
+ * only the relay marks pages dirty. */
+#define PAIR_BYTES 0x4000u
+#define P_DATA 0x1000u
+#define P_STATUS 0x2000u
+
+static void dirty_submit(TGuest *g, unsigned i, bool read, uint64_t block)
+{
+    uint64_t base = tg_slot_gpa(g, 2 * i);
+    uint8_t *host = vmem_translate_ptr(g->map, base, PAIR_BYTES);
+    VqBuf bufs[3] = {
+        { base, 16, 0 },
+        { base + P_DATA, T_BLOCK, read ? VQ_BUF_WRITE : 0 },
+        { base + P_STATUS, 1, VQ_BUF_WRITE },
+    };
+
+    cr_assert_not_null(host);
+    vmem_cpu_to_le32(host, read ? T_BLK_T_IN : T_BLK_T_OUT);
+    vmem_cpu_to_le32(host + 4, 0);
+    vmem_cpu_to_le64(host + 8, block * (T_BLOCK / T_SECTOR));
+    host[P_STATUS] = 0xff;
+    if (!read) {
+        memset(host + P_DATA, (int)(0x40 + i), T_BLOCK);
+    }
+    cr_assert_eq(vq_drv_add(g->drv, bufs, 3, 2 * i, 0), 0);
+}
+
+/* 16 requests (8 reads, 8 writes) and the dirty pages of the slot area. */
+static uint64_t dirty_round(Mini *m)
+{
+    TGuest *g = m->f->g;
+    uint64_t bitmap = 0;
+
+    cr_assert_eq(vmem_dirty_get_and_clear(g->map, tg_slot_gpa(g, 0), 64, &bitmap), 0);
+    for (unsigned i = 0; i < 16; i++) {
+        dirty_submit(g, i, i < 8, i);
+    }
+    m->inflight += 16;
+    cr_assert_eq(tg_kick(g), 0);
+    while (m->inflight) {
+        pump(m);
+        mini_collect(m, P_STATUS);
+    }
+    cr_assert_eq(vmem_dirty_get_and_clear(g->map, tg_slot_gpa(g, 0), 64, &bitmap), 0);
+    return bitmap;
+}
+
+/* Features, guest ring and memory table, without starting the ring. */
+static void fx_setup(Fixture *f, uint64_t more)
+{
+    uint64_t feat = t_blk_features(vhu_get_backend_features(f->dev)) | more;
+    GError *err = NULL;
+
+    cr_assert(vhu_set_features(f->dev, feat, &err), "%s", err ? err->message : "");
+    tg_ring_configure(f->g, feat);
+    cr_assert(vhu_set_mem_table(f->dev, f->g->map, &err), "%s", err ? err->message : "");
+}
+
+Test(svq_backend, dirty_pages_exact)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    uint64_t want = 0, got;
+    GError *err = NULL;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq(&f, false);
+    cr_assert_eq(vmem_dirty_log_start(f.g->map), 0);
+
+    /* Directly, the back-end's writes are invisible to the VMM. */
+    got = dirty_round(&m);
+    cr_assert_eq(got, 0, "direct: dirty pages %#llx", (unsigned long long)got);
+
+    /* Shadowed: reads dirty their data and status pages, writes their
+     * status page; headers and the spare pages stay clean. */
+    cr_assert(svq_enable(m.svq, &err), "%s", err ? err->message : "");
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned page = 4 * i;
+
+        if (i < 8) {
+            want |= UINT64_C(1) << (page + 1);
+        }
+        want |= UINT64_C(1) << (page + 2);
+    }
+    got = dirty_round(&m);
+    cr_assert_eq(got, want, "shadowed: dirty pages %#llx, expected %#llx",
+                 (unsigned long long)got, (unsigned long long)want);
+    got = dirty_round(&m);
+    cr_assert_eq(got, want, "second round: %#llx", (unsigned long long)got);
+    cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
+    got = dirty_round(&m);
+    cr_assert_eq(got, 0, "direct again: dirty pages %#llx", (unsigned long long)got);
+    cr_assert_eq(m.done, 64);
+    svq_free(m.svq);
+    fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parking                                                                   */
+
+#define IND_GPA 0x1ff000u
+
+Test(svq_backend, parking)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    TGuest *g;
+    SvqStats st;
+    GError *err = NULL;
+    unsigned next_slot = 0;
+    const uint64_t total = 600;
+
+    /* An 8-entry guest ring of indirect chains of 3 buffers: the guest
+     * keeps 8 requests in flight, the 8-entry shadow ring holds 2. */
+    fx_init(&f, 8, 16, NULL);
+    g = f.g;
+    cr_assert(vhu_get_backend_features(f.dev) & VQ_FEATURE(VQ_F_INDIRECT_DESC));
+    fx_setup(&f, 0);
+    cr_assert_eq(vq_drv_set_indirect_area(g->drv, IND_GPA, 4), 0);
+    m.svq = mini_svq(&f, true);
+    while (m.done < total) {
+        bool added = false;
+
+        while (m.inflight < 8 && m.done + m.inflight < total) {
+            uint64_t base = tg_slot_gpa(g, next_slot);
+            uint8_t hdr[16];
+            VqBuf bufs[3] = {
+                { base, 16, 0 },
+                { base + T_BLOCK, T_BLOCK, VQ_BUF_WRITE },
+                { base + 16, 1, VQ_BUF_WRITE },
+            };
+
+            vmem_cpu_to_le32(hdr, T_BLK_T_IN);
+            vmem_cpu_to_le32(hdr + 4, 0);
+            vmem_cpu_to_le64(hdr + 8, (uint64_t)(next_slot % NBLOCKS) * 8);
+            cr_assert_eq(vmem_write(g->map, base, hdr, sizeof(hdr)), 0);
+            cr_assert_eq(vmem_write_u8(g->map, base + 16, 0xff), 0);
+            cr_assert_eq(vq_drv_add(g->drv, bufs, 3, next_slot, VQ_ADD_INDIRECT), 0);
+            next_slot = (next_slot + 1) % 16;
+            m.inflight++;
+            added = true;
+        }
+        if (added) {
+            cr_assert_eq(tg_kick(g), 0);
+        }
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.completed, total);
+    cr_assert(st.parked > 0, "the shadow ring never filled up");
+    cr_assert(svq_queue_get_error(m.svq, 0) == NULL);
+    cr_log_info("parking: %llu requests, parked %llu times", (unsigned long long)total,
+                (unsigned long long)st.parked);
+    /* Handing the ring back with the guest ring full works too. */
+    cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
+    svq_free(m.svq);
+    fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+
+Test(svq_backend, error_shapes)
+{
+    Fixture f;
+    GError *err = NULL;
+    SvqRegistry *reg = svq_registry_new();
+    SvqOptions o;
+    SvqDev *svq;
+    VhuDev *lonely;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+
+    /* Bad options. */
+    svq_options_init(&o);
+    cr_assert(!svq_new(&o, &svq, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    o.vhu = f.dev;
+    o.guest_map = f.g->map;
+    o.shadow_gpa = 0x1000; /* inside guest RAM */
+    cr_assert(!svq_new(&o, &svq, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID, "%s", err->message);
+    g_clear_error(&err);
+    o.shadow_gpa = SVQ_DEFAULT_SHADOW_GPA + 1;
+    cr_assert(!svq_new(&o, &svq, &err));
+    g_clear_error(&err);
+    o.shadow_gpa = SVQ_DEFAULT_SHADOW_GPA;
+    o.max_queue_size = 0;
+    cr_assert(!svq_new(&o, &svq, &err));
+    g_clear_error(&err);
+    o.max_queue_size = QSIZE;
+    cr_assert(svq_new(&o, &svq, &err), "%s", err ? err->message : "");
+
+    /* The registry, by name. */
+    cr_assert(svq_registry_add(reg, svq, &err));
+    cr_assert(!svq_registry_add(reg, svq, &err));
+    g_clear_error(&err);
+    cr_assert_eq(svq_registry_lookup(reg, "vub0"), svq);
+    cr_assert_null(svq_registry_lookup(reg, "nosuch"));
+    cr_assert(!svq_registry_set_enabled(reg, "nosuch", true, &err));
+    cr_assert_eq(err->code, SVQ_ERROR_NOT_FOUND);
+    cr_assert_str_eq(err->message, "Can't enable shadow vq on nosuch: device not found");
+    g_clear_error(&err);
+    cr_assert(!svq_registry_set_enabled(reg, "nosuch", false, &err));
+    cr_assert_str_eq(err->message, "Can't disable shadow vq on nosuch: device not found");
+    g_clear_error(&err);
+
+    /* No queue started yet. */
+    cr_assert(!svq_registry_set_enabled(reg, "vub0", true, &err));
+    cr_assert_eq(err->code, SVQ_ERROR_NOT_STARTED);
+    cr_assert_str_eq(err->message, "Can't enable shadow vq on vub0: device not started");
+    g_clear_error(&err);
+    cr_assert(!svq_is_enabled(svq));
+
+    /* Bad queue starts. */
+    cr_assert(!svq_queue_start(svq, 1, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    cr_assert(!svq_queue_start(svq, 0, &f.g->cfg, NULL, -1, f.g->call_fd, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    {
+        VqConfig big = f.g->cfg;
+
+        big.size = 2 * QSIZE;
+        cr_assert(!svq_queue_start(svq, 0, &big, NULL, f.g->kick_fd, f.g->call_fd, &err));
+        cr_assert_eq(err->code, VHU_ERROR_INVALID);
+        g_clear_error(&err);
+    }
+    cr_assert(!svq_queue_stop(svq, 0, NULL, &err));
+    cr_assert_eq(err->code, SVQ_ERROR_NOT_STARTED);
+    g_clear_error(&err);
+
+    /* Started: the switch works through the registry, and twice is fine. */
+    cr_assert(svq_queue_start(svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err), "%s",
+              err ? err->message : "");
+    cr_assert(!svq_queue_start(svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
+    cr_assert_eq(err->code, VHU_ERROR_STATE);
+    g_clear_error(&err);
+    cr_assert(svq_registry_set_enabled(reg, "vub0", true, &err), "%s", err ? err->message : "");
+    cr_assert(svq_registry_set_enabled(reg, "vub0", true, &err));
+    cr_assert(svq_queue_is_shadowed(svq, 0));
+
+    /* The back-end goes away: switching needs it. */
+    kill(f.pid, SIGKILL);
+    t_reap(f.pid, TIMEOUT_MS);
+    f.pid = -1;
+    t_dev_poll_until(f.dev, is_down, f.dev, TIMEOUT_MS, "link down");
+    cr_assert(!svq_disable(svq, &err));
+    cr_assert_eq(err->code, VHU_ERROR_DISCONNECTED);
+    cr_assert_str_eq(err->message, "Can't disable shadow vq on vub0: back-end not connected");
+    g_clear_error(&err);
+    cr_assert(svq_queue_is_shadowed(svq, 0));
+
+    /* Freed while in the registry: it leaves it. */
+    svq_free(svq);
+    cr_assert_null(svq_registry_lookup(reg, "vub0"));
+    svq_registry_free(reg);
+
+    /* A front-end that never connected: no features, so nothing starts. */
+    lonely = t_dev_new(VHU_MODE_SERVER, f.sock, 1000);
+    svq_options_init(&o);
+    o.vhu = lonely;
+    o.guest_map = f.g->map;
+    cr_assert(svq_new(&o, &svq, &err), "%s", err ? err->message : "");
+    cr_assert(!svq_queue_start(svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
+    g_clear_error(&err);
+    svq_free(svq);
+    vhu_free(lonely);
+    fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Leaks                                                                     */
+
+Test(svq_backend, no_leaks_across_cycles, .timeout = 120)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    int fds0 = -1;
+    size_t heap0 = 0;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    for (unsigned cycle = 0; cycle < 40; cycle++) {
+        VqState st;
+
+        m.svq = mini_svq(&f, cycle % 2);
+        for (unsigned t = 0; t < 6; t++) {
+            /* Requests in flight across each switch. */
+            for (unsigned i = 0; i < 4; i++) {
+                cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
+            }
+            m.inflight += 4;
+            cr_assert_eq(tg_kick(f.g), 0);
+            if (svq_is_enabled(m.svq)) {
+                cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
+            } else {
+                cr_assert(svq_enable(m.svq, &err), "%s", err ? err->message : "");
+            }
+            while (m.inflight) {
+                pump(&m);
+                mini_collect(&m, 16);
+            }
+        }
+        cr_assert(svq_queue_stop(m.svq, 0, &st, &err), "%s", err ? err->message : "");
+        cr_assert_eq(st.next_avail, (uint16_t)(m.done), "state after stop: %u, %llu done",
+                     st.next_avail, (unsigned long long)m.done);
+        svq_free(m.svq);
+        /* The next cycle restarts the guest ring from scratch. */
+        tg_ring_configure(f.g, f.g->cfg.features);
+        m.done = 0;
+        if (cycle == 1) {
+            fds0 = t_count_fds();
+            heap0 = t_heap_in_use();
+        } else if (cycle > 1) {
+            cr_assert_eq(t_count_fds(), fds0, "fd leak after cycle %u", cycle);
+            cr_assert(t_heap_in_use() <= heap0 + 32 * 1024, "heap grew from %zu to %zu",
+                      heap0, t_heap_in_use());
+        }
+    }
+    fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Back-end restarts while shadowed                                          */
+
+typedef struct Restarts {
+    Fixture *f;
+    unsigned seen;
+    unsigned kills;
+    uint64_t next_kill;
+    uint64_t rng;
+} Restarts;
+
+static void restarts_progress(TBlk *b, void *opaque)
+{
+    Restarts *r = opaque;
+    Fixture *f = r->f;
+
+    if (f->ev.downs > r->seen) {
+        r->seen = f->ev.downs;
+        t_reap(f->pid, TIMEOUT_MS);
+        f->pid = t_spawn_backend(f->sock, f->image, true, NULL);
+    } else if (tblk_completed(b) >= r->next_kill && vhu_is_up(f->dev)) {
+        kill(f->pid, SIGKILL);
+        r->kills++;
+        r->next_kill = tblk_completed(b) + 50 + t_rand(&r->rng) % 200;
+    }
+}
+
+Test(svq_backend, restarts_while_shadowed, .timeout = 120)
+{
+    Fixture f;
+    SvqPath p;
+    TBlk *b;
+    Restarts r = { .f = &f, .next_kill = 100, .rng = 9 };
+    TBlkHooks hooks = { .progress = restarts_progress, .opaque = &r };
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    svq_path_init(&p, "restarts", true, 0);
+    t_blk_setup(f.dev, f.g, &p.path, 0);
+    b = tblk_new(f.g, f.dev, &p.path, f.image, NBLOCKS, 7);
+    tblk_set_hooks(b, &hooks);
+    while (r.kills < 20) {
+        tblk_round(b, 16);
+    }
+    tblk_round(b, 16);
+    tblk_check_image(b);
+    check_stats(&p, tblk_completed(b));
+    cr_log_info("%u kills, %llu requests", r.kills, (unsigned long long)tblk_completed(b));
+    p.path.stop(&p.path, f.dev, f.g);
+    tblk_free(b);
+    fx_fini(&f);
+}
