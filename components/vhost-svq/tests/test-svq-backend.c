@@ -10,6 +10,7 @@
 #include "svq-path.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,7 @@ Test(svq_backend, on)
     workload(NULL, true, 0, 2, 1);
 }
 
-Test(svq_backend, toggled_with_inflight, .timeout = 120)
+Test(svq_backend, toggled_with_inflight)
 {
     /* Out-of-order completion in batches of 4, toggled every 150
      * completions with up to 16 requests in flight. */
@@ -148,14 +149,14 @@ Test(svq_backend, toggled_with_inflight, .timeout = 120)
     workload(extra, false, 150, 4, 2);
 }
 
-Test(svq_backend, toggled_without_inflight, .timeout = 120)
+Test(svq_backend, toggled_without_inflight)
 {
     static const char *const extra[] = { "--no-inflight", NULL };
 
     workload(extra, true, 97, 4, 3);
 }
 
-Test(svq_backend, toggled_without_protocol_features, .timeout = 120)
+Test(svq_backend, toggled_without_protocol_features)
 {
     /* No SET_VRING_ENABLE, no REPLY_ACK: rings run from their kick. */
     static const char *const extra[] = { "--no-protocol", NULL };
@@ -220,7 +221,7 @@ Test(svq_backend, packed_guest_split_backend)
     layouts(true, false, 0);
 }
 
-Test(svq_backend, packed_both_toggled, .timeout = 120)
+Test(svq_backend, packed_both_toggled)
 {
     layouts(true, true, 173);
 }
@@ -584,7 +585,7 @@ Test(svq_backend, error_shapes)
 /* ------------------------------------------------------------------------ */
 /* Leaks                                                                     */
 
-Test(svq_backend, no_leaks_across_cycles, .timeout = 120)
+Test(svq_backend, no_leaks_across_cycles)
 {
     Fixture f;
     Mini m = { .f = &f };
@@ -661,7 +662,7 @@ static void restarts_progress(TBlk *b, void *opaque)
     }
 }
 
-Test(svq_backend, restarts_while_shadowed, .timeout = 120)
+Test(svq_backend, restarts_while_shadowed)
 {
     Fixture f;
     SvqPath p;
@@ -683,5 +684,300 @@ Test(svq_backend, restarts_while_shadowed, .timeout = 120)
     cr_log_info("%u kills, %llu requests", r.kills, (unsigned long long)tblk_completed(b));
     p.path.stop(&p.path, f.dev, f.g);
     tblk_free(b);
+    fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event-loop glue                                                           */
+
+typedef struct Watches {
+    int fds[8];
+    unsigned n;
+    unsigned adds;
+    unsigned removes;
+} Watches;
+
+static void w_add(int fd, void *opaque)
+{
+    Watches *w = opaque;
+
+    cr_assert(w->n < 8);
+    for (unsigned i = 0; i < w->n; i++) {
+        cr_assert_neq(w->fds[i], fd, "fd %d watched twice", fd);
+    }
+    w->fds[w->n++] = fd;
+    w->adds++;
+}
+
+static void w_remove(int fd, void *opaque)
+{
+    Watches *w = opaque;
+
+    for (unsigned i = 0; i < w->n; i++) {
+        if (w->fds[i] == fd) {
+            w->fds[i] = w->fds[--w->n];
+            w->removes++;
+            return;
+        }
+    }
+    cr_assert_fail("fd %d removed but not watched", fd);
+}
+
+Test(svq_backend, loop_callbacks)
+{
+    static const SvqLoop loop = { .add_watch = w_add, .remove_watch = w_remove };
+    Fixture f;
+    Watches a = { 0 }, b = { 0 };
+    GError *err = NULL;
+    SvqDev *svq;
+    int fds[4];
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    svq = mini_svq(&f, false);
+    svq_set_loop(svq, &loop, &a);
+    cr_assert_eq(a.n, 0);
+    cr_assert(svq_enable(svq, &err), "%s", err ? err->message : "");
+    cr_assert_eq(a.n, 2, "a shadowed queue watches its guest kick and shadow call fds");
+    cr_assert_eq(svq_get_fds(svq, fds, 4), 2);
+    cr_assert(a.fds[0] == fds[0] || a.fds[1] == fds[0]);
+    /* A new loop gets the current watches, the old one forgets them. */
+    svq_set_loop(svq, &loop, &b);
+    cr_assert_eq(a.n, 0);
+    cr_assert_eq(b.n, 2);
+    cr_assert(svq_disable(svq, &err), "%s", err ? err->message : "");
+    cr_assert_eq(b.n, 0);
+    cr_assert_eq(svq_get_fds(svq, fds, 4), 0);
+    cr_assert(svq_enable(svq, &err));
+    cr_assert_eq(b.n, 2);
+    svq_free(svq);
+    cr_assert_eq(b.n, 0, "svq_free leaves %u fds watched", b.n);
+    fx_fini(&f);
+}
+
+typedef struct Ctx {
+    Mini *m;
+    uint64_t want;
+} Ctx;
+
+static gboolean on_guest_call(gint fd, GIOCondition cond, gpointer data)
+{
+    Ctx *c = data;
+
+    (void)fd;
+    (void)cond;
+    mini_collect(c->m, 16);
+    return G_SOURCE_CONTINUE;
+}
+
+Test(svq_backend, gsource)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    Ctx c = { .m = &m };
+    GMainContext *ctx = g_main_context_new();
+    GSource *src, *vsrc, *call;
+    GError *err = NULL;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq(&f, true);
+    src = svq_source_new(m.svq);
+    vsrc = vhu_source_new(f.dev);
+    g_source_attach(src, ctx);
+    g_source_attach(vsrc, ctx);
+    call = g_unix_fd_source_new(f.g->call_fd, G_IO_IN);
+    g_source_set_callback(call, G_SOURCE_FUNC(on_guest_call), &c, NULL);
+    g_source_attach(call, ctx);
+    for (unsigned round = 0; round < 20; round++) {
+        int64_t deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
+
+        for (unsigned i = 0; i < 8; i++) {
+            cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
+        }
+        m.inflight += 8;
+        cr_assert_eq(tg_kick(f.g), 0);
+        while (m.inflight) {
+            cr_assert(g_get_monotonic_time() < deadline, "GSource: no progress");
+            g_main_context_iteration(ctx, TRUE);
+        }
+        if (round % 5 == 4) {
+            /* Switching changes the watched fds under the source. */
+            bool ok = svq_is_enabled(m.svq) ? svq_disable(m.svq, &err)
+                                            : svq_enable(m.svq, &err);
+
+            cr_assert(ok, "%s", err ? err->message : "");
+        }
+    }
+    cr_assert_eq(m.done, 160);
+    g_source_destroy(call);
+    g_source_unref(call);
+    svq_free(m.svq);         /* destroys its source */
+    g_source_unref(src);
+    g_source_unref(vsrc);
+    fx_fini(&f);             /* vhu_free destroys its source */
+    g_main_context_unref(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A hostile back-end through the whole path                                 */
+
+/* The shadow region as mapped in this process (a memfd named svq-shadow). */
+static uint8_t *find_shadow_region(void)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    uint8_t *found = NULL;
+
+    cr_assert_not_null(maps);
+    while (fgets(line, sizeof(line), maps)) {
+        unsigned long start;
+
+        if (strstr(line, "memfd:svq-shadow") && sscanf(line, "%lx-", &start) == 1) {
+            found = (uint8_t *)start;
+            break;
+        }
+    }
+    fclose(maps);
+    cr_assert_not_null(found, "no svq-shadow mapping");
+    return found;
+}
+
+static unsigned broken_calls;
+
+static void count_broken(SvqDev *svq, unsigned index, const GError *error, void *opaque)
+{
+    (void)svq;
+    (void)opaque;
+    cr_assert_eq(index, 0);
+    cr_assert_eq(error->code, SVQ_ERROR_BROKEN);
+    cr_assert(strstr(error->message, "back-end: ") != NULL, "%s", error->message);
+    broken_calls++;
+}
+
+Test(svq_backend, hostile_used_entry_breaks_queue)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    uint8_t *shadow;
+    uint64_t used_off = ((16u * QSIZE + 63) & ~63u) + 6 + 2 * QSIZE;
+    uint16_t guest_used_before, guest_used_after;
+    int fds[2];
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq(&f, true);
+    svq_set_error_func(m.svq, count_broken, NULL);
+    /* Some honest traffic first. */
+    for (unsigned i = 0; i < 4; i++) {
+        cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
+    }
+    m.inflight = 4;
+    cr_assert_eq(tg_kick(f.g), 0);
+    while (m.inflight) {
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    /* The back-end freezes; "it" then writes a used entry for an id it was
+     * never given, and calls. */
+    kill(f.pid, SIGSTOP);
+    shadow = find_shadow_region();
+    used_off = (used_off + 63) & ~UINT64_C(63);
+    cr_assert_eq(vmem_read_le16(f.g->map, f.g->cfg.device_addr + 2, &guest_used_before), 0);
+    vmem_cpu_to_le32(shadow + used_off + 4 + 8 * (4 % QSIZE), 77);
+    vmem_cpu_to_le32(shadow + used_off + 4 + 8 * (4 % QSIZE) + 4, 1);
+    __atomic_store_n((uint16_t *)(shadow + used_off + 2), GUINT16_TO_LE(5), __ATOMIC_RELEASE);
+    cr_assert_eq(svq_get_fds(m.svq, fds, 2), 2);
+    eventfd_write(fds[1], 1);
+    svq_dispatch(m.svq, fds[1]);
+    cr_assert_eq(broken_calls, 1);
+    cr_assert_not_null(svq_queue_get_error(m.svq, 0));
+    cr_assert_eq(svq_get_fds(m.svq, fds, 2), 0, "a broken queue is no longer watched");
+    cr_assert_eq(vmem_read_le16(f.g->map, f.g->cfg.device_addr + 2, &guest_used_after), 0);
+    cr_assert_eq(guest_used_after, guest_used_before, "the guest ring moved");
+    cr_assert_eq(vq_drv_num_inflight(f.g->drv), 0);
+    /* Switching off refuses; stopping works (for the device reset). */
+    kill(f.pid, SIGCONT);
+    cr_assert(!svq_disable(m.svq, &err));
+    cr_assert_eq(err->code, SVQ_ERROR_BROKEN, "%s", err->message);
+    cr_assert(g_str_has_prefix(err->message, "Can't disable shadow vq on vub0: queue 0 is broken"),
+              "%s", err->message);
+    g_clear_error(&err);
+    cr_assert(!svq_queue_stop(m.svq, 0, NULL, &err));
+    cr_assert_eq(err->code, SVQ_ERROR_BROKEN);
+    g_clear_error(&err);
+    cr_assert(!vhu_vring_is_started(f.dev, 0));
+    cr_assert_eq(broken_calls, 1, "the error function is called once");
+    svq_free(m.svq);
+    fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A back-end that stops answering during a switch                           */
+
+static bool link_restored(void *arg)
+{
+    Fixture *f = arg;
+
+    return vhu_is_up(f->dev);
+}
+
+Test(svq_backend, switch_rolls_back_when_backend_hangs)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    SvqOptions o;
+    SvqStats st;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    /* Short reply timeout so that a frozen back-end is given up quickly. */
+    vhu_free(f.dev);
+    t_kill(f.pid);
+    f.dev = t_dev_new(VHU_MODE_SERVER, f.sock, 300);
+    t_dev_listen(f.dev, &f.ev);
+    cr_assert(vhu_open(f.dev, &err));
+    f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
+    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up");
+    fx_setup(&f, 0);
+    svq_options_init(&o);
+    o.vhu = f.dev;
+    o.guest_map = f.g->map;
+    o.max_queue_size = QSIZE;
+    o.enabled = true;
+    o.drain_timeout_ms = 200;
+    cr_assert(svq_new(&o, &m.svq, &err), "%s", err ? err->message : "");
+    cr_assert(svq_queue_start(m.svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
+    /* Freeze the back-end with 8 requests in the shadow ring. */
+    kill(f.pid, SIGSTOP);
+    for (unsigned i = 0; i < 8; i++) {
+        cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
+    }
+    m.inflight = 8;
+    cr_assert_eq(tg_kick(f.g), 0);
+    svq_queue_poll(m.svq, 0);
+    cr_assert(!svq_disable(m.svq, &err), "switched off with a frozen back-end");
+    cr_assert(g_str_has_prefix(err->message, "Can't disable shadow vq on vub0: "), "%s",
+              err->message);
+    g_clear_error(&err);
+    /* Still shadowed; the link went down (no reply). A new back-end takes
+     * over the shadow ring and completes every request once. */
+    cr_assert(svq_is_enabled(m.svq));
+    cr_assert(svq_queue_is_shadowed(m.svq, 0));
+    kill(f.pid, SIGKILL);
+    t_reap(f.pid, TIMEOUT_MS);
+    t_dev_poll_until(f.dev, is_down, f.dev, TIMEOUT_MS, "link down");
+    f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
+    t_dev_poll_until(f.dev, link_restored, &f, TIMEOUT_MS, "link up again");
+    while (m.inflight) {
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    cr_assert_eq(m.done, 8);
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.completed, 8);
+    cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
+    svq_free(m.svq);
     fx_fini(&f);
 }

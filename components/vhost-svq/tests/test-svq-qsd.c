@@ -104,7 +104,7 @@ static void qsd_workload(SvqPath *p, unsigned rounds)
     qsd_stop(&q);
 }
 
-Test(svq_qsd, off, .timeout = 120)
+Test(svq_qsd, off)
 {
     SvqPath p;
 
@@ -112,7 +112,7 @@ Test(svq_qsd, off, .timeout = 120)
     qsd_workload(&p, 1);
 }
 
-Test(svq_qsd, on, .timeout = 120)
+Test(svq_qsd, on)
 {
     SvqPath p;
 
@@ -120,7 +120,7 @@ Test(svq_qsd, on, .timeout = 120)
     qsd_workload(&p, 1);
 }
 
-Test(svq_qsd, toggled, .timeout = 240)
+Test(svq_qsd, toggled)
 {
     SvqPath p;
 

@@ -260,7 +260,7 @@ static void traffic(World *w, uint64_t chains)
     cr_assert_eq(svq_relay_in_flight(w->rig->relay), 0);
 }
 
-Test(relay, layouts, .timeout = 120)
+Test(relay, layouts)
 {
     for (unsigned combo = 0; combo < 16; combo++) {
         RigShape s = {
