@@ -301,6 +301,21 @@ void svq_queue_poll(SvqDev *svq, unsigned index)
     }
 }
 
+void svq_remap(SvqDev *svq)
+{
+    if (!svq) {
+        return;
+    }
+    for (unsigned i = 0; i < svq->num_queues; i++) {
+        SvqQueue *q = &svq->queues[i];
+
+        if (q->shadowed && svq_relay_is_started(q->relay) && !svq_relay_is_broken(q->relay) &&
+            svq_relay_remap(q->relay) < 0) {
+            report_broken(q);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Front-end listener                                                        */
 

@@ -679,6 +679,24 @@ int svq_relay_hand_back(SvqRelay *r, const VqState *be, VqState *ret_guest)
     return 0;
 }
 
+int svq_relay_remap(SvqRelay *r)
+{
+    int rc;
+
+    if (!r) {
+        return -EINVAL;
+    }
+    if (!r->started) {
+        return -EBADFD;
+    }
+    rc = vq_dev_remap(r->guest);
+    if (rc < 0) {
+        svq_relay_break(r, -EFAULT, "guest: the ring is no longer in guest memory");
+        return -EFAULT;
+    }
+    return 0;
+}
+
 int svq_relay_resume_state(const SvqRelay *r, VqState *ret)
 {
     const SvqRecord *oldest = NULL;

@@ -780,3 +780,23 @@ Test(relay, arguments)
     svq_relay_free(NULL);
     rig_free(rig);
 }
+
+Test(relay, remap)
+{
+    World *w = world_new((RigShape){ .guest_size = 16, .shadow_size = 16 }, 29);
+
+    cr_assert_eq(svq_relay_remap(NULL), -EINVAL);
+    traffic(w, 100);
+    /* Memory hot-plug: the ring stays where it is. */
+    cr_assert_eq(vmem_map_add_anon(w->rig->guest, RIG_RAM_BYTES, 0x100000), 0);
+    cr_assert_eq(svq_relay_remap(w->rig->relay), 0);
+    traffic(w, 200);
+    /* The region holding the ring goes away: the relay breaks. */
+    cr_assert_eq(vmem_map_remove(w->rig->guest, 0), 0);
+    cr_assert_eq(svq_relay_remap(w->rig->relay), -EFAULT);
+    cr_assert(svq_relay_is_broken(w->rig->relay));
+    cr_assert_eq(svq_relay_forward(w->rig->relay), -EIO);
+    svq_relay_stop(w->rig->relay);
+    cr_assert_eq(svq_relay_remap(w->rig->relay), -EBADFD);
+    world_free(w);
+}

@@ -45,20 +45,26 @@
  *    SvqRegistry finds a device by name for a QMP command.
  *
  * Switching at run time, per started queue:
- *  - on: GET_VRING_BASE on the guest ring (vhu_vring_stop()), wait (bounded)
- *    for the requests the back-end had taken to complete, point the
- *    back-end at a fresh shadow ring (kick and call eventfds of the
- *    relay) and continue from the guest's last available index;
- *  - off: GET_VRING_BASE on the shadow ring, wait (bounded) for the chains
- *    the back-end had taken, relay their completions, hand the chains it
- *    had not taken (and a parked one) back to the guest ring (the guest
- *    ring is rewound: the back-end takes them from there), and point the
- *    back-end at the guest ring with the guest's kick and call fds.
- * No completion is lost, duplicated or reordered. If the back-end does not
- * complete its requests within SvqOptions.drain_timeout_ms, or the link
- * fails, the previous mode is restored and the call fails. Errors read
- * "Can't enable shadow vq on NAME: CAUSE" or "Can't disable shadow vq on
- * NAME: CAUSE".
+ *  - on: let the back-end complete what the guest made available (until
+ *    the guest ring has nothing in flight, or no completion came for 50 ms),
+ *    GET_VRING_BASE on the guest ring (vhu_vring_stop()), wait (bounded)
+ *    for requests it still had, point it at a fresh shadow ring (kick and
+ *    call eventfds of the relay) and continue from the guest's last
+ *    available index;
+ *  - off: stop forwarding, let the back-end complete the shadow ring's
+ *    chains (same rule), GET_VRING_BASE on the shadow ring, wait (bounded)
+ *    for requests it still had, hand the chains it never took (and a parked
+ *    one) back to the guest ring (the guest ring is rewound: the back-end
+ *    takes them from there), and point the back-end at the guest ring with
+ *    the guest's kick and call fds.
+ * The back-end is stopped only once it has nothing in flight, when that
+ * can be arranged, because back-ends may complete requests after
+ * GET_VRING_BASE (libvhost-user then signals a call fd it has closed and
+ * gives up on the device). No completion is lost, duplicated or reordered.
+ * If the back-end does not complete its requests within
+ * SvqOptions.drain_timeout_ms, or the link fails, the previous mode is
+ * restored and the call fails. Errors read "Can't enable shadow vq on NAME:
+ * CAUSE" or "Can't disable shadow vq on NAME: CAUSE".
  *
  * Threading: no thread is created; one SvqDev (and its VhuDev) is used by
  * one thread at a time. The back-end runs in another process and shares the
@@ -296,6 +302,18 @@ bool svq_relay_is_parked(const SvqRelay *relay);
 int svq_relay_hand_back(SvqRelay *relay, const VqState *backend, VqState *ret_guest);
 
 /**
+ * svq_relay_remap:
+ * @relay: a started relay.
+ *
+ * Translates the guest ring again after the layout of the guest map
+ * changed (vq_dev_remap()); the shadow map is the relay's own.
+ *
+ * Returns: 0; -EINVAL (NULL); -EBADFD (not started); -EFAULT (the guest
+ * ring is no longer wholly in one region: the relay is broken).
+ */
+int svq_relay_remap(SvqRelay *relay);
+
+/**
  * svq_relay_resume_state:
  * @relay: a started relay.
  * @ret: the shadow ring state a new back-end should resume from after a
@@ -477,6 +495,16 @@ bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, const V
  * SVQ_ERROR_BUSY, or an error of vhu_vring_stop().
  */
 bool svq_queue_stop(SvqDev *svq, unsigned index, VqState *ret_state, GError **errp);
+
+/**
+ * svq_remap:
+ * @svq: the set.
+ *
+ * Call after the layout of the guest map changed (and vhu_set_mem_table()):
+ * the shadowed queues translate their guest rings again. A queue whose ring
+ * is no longer in guest memory breaks (the error function is called).
+ */
+void svq_remap(SvqDev *svq);
 
 /**
  * svq_enable:
