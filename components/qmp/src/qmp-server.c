@@ -314,7 +314,9 @@ static void monitor_update_watch(QmpMonitor *m)
         monitor_close(m);
         return;
     }
-    if (out_pending(m)) {
+    /* Held-back input is resumed from the POLLOUT handler: a socket that
+     * took all the output is writable at once. */
+    if (out_pending(m) || (m->in_pending && m->in_pos < m->in_pending->len)) {
         events |= POLLOUT;
     }
     if (!m->eof && !m->in_pending && !monitor_input_paused(m)) {

@@ -456,6 +456,48 @@ Test(server, pipelining_client_is_paused_not_dropped)
     tu_server_free(ts);
 }
 
+Test(server, paused_monitor_resumes_after_event_drains_output)
+{
+    QmpServerConfig cfg = { .max_output = 64 << 10, .output_pause = 16 << 10 };
+    TuClient *c;
+    TuServer *ts = start(&cfg, &c);
+    const char *cmd = "{\"execute\":\"test-echo\",\"id\":0}";
+    size_t len = strlen(cmd);
+    int sent = 0, got = 0;
+    char buf[65536];
+
+    /* Fill everything: the server pauses with input held back. */
+    for (int stuck = 0; stuck < 20;) {
+        if (send(c->fd, cmd, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+            tu_pump(ts->srv, 1);
+            stuck++;
+            continue;
+        }
+        sent++;
+    }
+    /* The client empties its socket without the server running... */
+    for (ssize_t n; (n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0;) {
+        g_string_append_len(c->in, buf, n);
+    }
+    /* ...and an event flushes the server's output from outside dispatch. */
+    emit(ts->srv, "WAKE", NULL);
+    bool woke = false;
+    while (got < sent || !woke) {
+        char *r = tu_line(c);
+        if (g_str_has_prefix(r, "{\"timestamp\"")) {
+            woke = true;
+            g_free(r);
+            continue;
+        }
+        cr_assert_str_eq(r, "{\"return\": {}, \"id\": 0}", "reply %d of %d", got, sent);
+        g_free(r);
+        got++;
+    }
+    expect_echo_ok(c);
+    tu_client_free(c);
+    tu_server_free(ts);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Listeners                                                                 */
 
