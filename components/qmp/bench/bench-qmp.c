@@ -13,10 +13,10 @@
  * Baseline, same run, same threads and sockets: a raw echo server that
  * answers each request with as many bytes as the QMP reply has (and takes
  * and closes the passed descriptor). Each figure is the median of RUNS runs.
- * The one-client round trips are measured twice: threads free to run on
- * any CPU (each round trip then costs two cross-CPU wakeups, which on a VM
- * dominate), and every thread pinned to CPU 0 (a round trip is two context
- * switches on one CPU).
+ * Everything is measured with two placements: the server thread on CPU 0
+ * and the clients on CPU 1 (each round trip costs two cross-CPU wakeups,
+ * which dominate on a VM), and every thread on CPU 0 (a round trip is two
+ * context switches). Baseline and QMP runs alternate.
  *
  * Usage: bench-qmp [seconds-per-run (0.5)] [runs (5)]
  */
@@ -48,6 +48,20 @@ static const char QV[] = "{\"execute\": \"query-version\"}\n";
 static const char GETFD[] = "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"b\"}}\n";
 static const char CLOSEFD[] = "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": \"b\"}}\n";
 static size_t qv_reply_len, empty_reply_len;
+/* CPUs for the server thread and the client threads (-1: anywhere). */
+static int server_cpu = -1, client_cpu = -1;
+
+static void pin(pthread_t t, int cpu)
+{
+    cpu_set_t set;
+
+    if (cpu < 0) {
+        return;
+    }
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(t, sizeof(set), &set);
+}
 
 static double now_s(void)
 {
@@ -313,6 +327,7 @@ static Result run_once(bool echo, Mode mode, int nclients, double seconds)
     if (pthread_create(&s.thread, NULL, server_main, &s)) {
         die("pthread_create");
     }
+    pin(s.thread, server_cpu);
     if (!echo) {
         for (int i = 0; i < nclients; i++) {
             read_line(cl[i].fd);                        /* greeting */
@@ -327,6 +342,7 @@ static Result run_once(bool echo, Mode mode, int nclients, double seconds)
     t0 = now_s();
     for (int i = 0; i < nclients; i++) {
         pthread_create(&cl[i].thread, NULL, client_main, &cl[i]);
+        pin(cl[i].thread, client_cpu);
     }
     while (now_s() - t0 < seconds) {
         usleep(10000);
@@ -360,25 +376,36 @@ static Result run_once(bool echo, Mode mode, int nclients, double seconds)
     return r;
 }
 
-/* Medians over @runs runs. */
-static Result median(bool echo, Mode mode, int nclients, double seconds, int runs)
+static void median_of(Result *runs_r, int runs, Result *out)
 {
     double rate[64], p50[64], p99[64];
-    Result r;
 
     for (int i = 0; i < runs; i++) {
-        Result one = run_once(echo, mode, nclients, seconds);
-        rate[i] = one.rate;
-        p50[i] = one.p50_us;
-        p99[i] = one.p99_us;
+        rate[i] = runs_r[i].rate;
+        p50[i] = runs_r[i].p50_us;
+        p99[i] = runs_r[i].p99_us;
     }
     qsort(rate, runs, sizeof(double), cmp_double);
     qsort(p50, runs, sizeof(double), cmp_double);
     qsort(p99, runs, sizeof(double), cmp_double);
-    r.rate = rate[runs / 2];
-    r.p50_us = p50[runs / 2];
-    r.p99_us = p99[runs / 2];
-    return r;
+    out->rate = rate[runs / 2];
+    out->p50_us = p50[runs / 2];
+    out->p99_us = p99[runs / 2];
+}
+
+/* Medians over @runs runs, baseline and QMP alternating so that the load
+ * of a shared machine falls on both alike. */
+static void measure(Mode mode, int nclients, double seconds, int runs, Result *ret_base,
+                    Result *ret_qmp)
+{
+    Result b[64], q[64];
+
+    for (int i = 0; i < runs; i++) {
+        b[i] = run_once(true, mode, nclients, seconds);
+        q[i] = run_once(false, mode, nclients, seconds);
+    }
+    median_of(b, runs, ret_base);
+    median_of(q, runs, ret_qmp);
 }
 
 /* Learns the reply lengths from the real server. */
@@ -407,12 +434,11 @@ static void measure_reply_lengths(void)
     qmp_server_free(srv);
 }
 
-/* One client, one command at a time: rate and latency. */
-static void report_single(double seconds, int runs, const char *where)
+static void report(double seconds, int runs, const char *where)
 {
-    Result b = median(true, M_QV, 1, seconds, runs);
-    Result q = median(false, M_QV, 1, seconds, runs);
+    Result b, q;
 
+    measure(M_QV, 1, seconds, runs, &b, &q);
     printf("query-version, 1 client%s: %.0f round trips/s (baseline %.0f/s, ratio %.2f; "
            "%.1fx QEMU 7.2's %.0f/s)\n", where, q.rate, b.rate, q.rate / b.rate,
            q.rate / QEMU_ANCHOR_1, QEMU_ANCHOR_1);
@@ -420,6 +446,20 @@ static void report_single(double seconds, int runs, const char *where)
            q.p50_us, b.p50_us, q.p50_us / b.p50_us);
     printf("query-version latency p99%s: %.1f us (baseline %.1f us, ratio %.2f)\n", where,
            q.p99_us, b.p99_us, q.p99_us / b.p99_us);
+
+    measure(M_QV, 16, seconds, runs, &b, &q);
+    printf("query-version, 16 clients%s: %.0f round trips/s in total (baseline %.0f/s, "
+           "ratio %.2f; %.1fx QEMU 7.2's %.0f/s)\n", where, q.rate, b.rate, q.rate / b.rate,
+           q.rate / QEMU_ANCHOR_16, QEMU_ANCHOR_16);
+
+    measure(M_QV_PIPELINED, 1, seconds, runs, &b, &q);
+    printf("query-version, 1 client, 8 in flight%s: %.0f commands/s (baseline %.0f/s, "
+           "ratio %.2f)\n", where, q.rate, b.rate, q.rate / b.rate);
+
+    measure(M_FD_PAIR, 1, seconds, runs, &b, &q);
+    printf("getfd+closefd with a passed fd, 1 client%s: %.0f pairs/s (baseline %.0f/s, "
+           "ratio %.2f; %.1fx QEMU 7.2's %.0f/s)\n", where, q.rate, b.rate, q.rate / b.rate,
+           q.rate / QEMU_ANCHOR_FD, QEMU_ANCHOR_FD);
 }
 
 int main(int argc, char **argv)
@@ -427,7 +467,6 @@ int main(int argc, char **argv)
     double seconds = argc > 1 ? atof(argv[1]) : 0.5;
     int runs = argc > 2 ? atoi(argv[2]) : 5;
     char *dir = g_dir_make_tmp("bench-qmp-XXXXXX", NULL);
-    Result q, b;
 
     if (runs < 1 || runs > 64 || seconds <= 0 || !dir) {
         fprintf(stderr, "usage: %s [seconds-per-run] [runs 1-64]\n", argv[0]);
@@ -435,43 +474,19 @@ int main(int argc, char **argv)
     }
     snprintf(sock_path, sizeof(sock_path), "%s/qmp.sock", dir);
     measure_reply_lengths();
-    printf("# medians of %d runs of %.2f s; baseline: raw echo of the same bytes, same threads\n",
-           runs, seconds);
+    printf("# medians of %d runs of %.2f s, baseline and QMP alternating; baseline: raw echo\n"
+           "# of the same bytes over the same sockets and threads\n", runs, seconds);
 
-    report_single(seconds, runs, "");
-
-    b = median(true, M_QV, 16, seconds, runs);
-    q = median(false, M_QV, 16, seconds, runs);
-    printf("query-version, 16 clients: %.0f round trips/s in total (baseline %.0f/s, ratio %.2f; "
-           "%.1fx QEMU 7.2's %.0f/s)\n", q.rate, b.rate, q.rate / b.rate,
-           q.rate / QEMU_ANCHOR_16, QEMU_ANCHOR_16);
-
-    b = median(true, M_QV_PIPELINED, 1, seconds, runs);
-    q = median(false, M_QV_PIPELINED, 1, seconds, runs);
-    printf("query-version, 1 client, 8 in flight: %.0f commands/s (baseline %.0f/s, ratio %.2f)\n",
-           q.rate, b.rate, q.rate / b.rate);
-
-    b = median(true, M_FD_PAIR, 1, seconds, runs);
-    q = median(false, M_FD_PAIR, 1, seconds, runs);
-    printf("getfd+closefd with a passed fd, 1 client: %.0f pairs/s (baseline %.0f/s, ratio %.2f; "
-           "%.1fx QEMU 7.2's %.0f/s)\n", q.rate, b.rate, q.rate / b.rate,
-           q.rate / QEMU_ANCHOR_FD, QEMU_ANCHOR_FD);
-
-    /* Threads created from now on inherit this CPU set. */
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(0, &one);
-    if (sched_setaffinity(0, sizeof(one), &one) == 0) {
-        report_single(seconds, runs, ", one CPU");
-        b = median(true, M_QV_PIPELINED, 1, seconds, runs);
-        q = median(false, M_QV_PIPELINED, 1, seconds, runs);
-        printf("query-version, 1 client, 8 in flight, one CPU: %.0f commands/s (baseline %.0f/s, "
-               "ratio %.2f)\n", q.rate, b.rate, q.rate / b.rate);
-        b = median(true, M_FD_PAIR, 1, seconds, runs);
-        q = median(false, M_FD_PAIR, 1, seconds, runs);
-        printf("getfd+closefd with a passed fd, 1 client, one CPU: %.0f pairs/s (baseline %.0f/s, "
-               "ratio %.2f)\n", q.rate, b.rate, q.rate / b.rate);
+    /* Server on CPU 0, clients on CPU 1: every round trip crosses CPUs. */
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+        server_cpu = 0;
+        client_cpu = 1;
+        report(seconds, runs, " (server CPU 0, clients CPU 1)");
     }
+    /* All on CPU 0: a round trip is two context switches. */
+    server_cpu = 0;
+    client_cpu = 0;
+    report(seconds, runs, " (all on CPU 0)");
 
     unlink(sock_path);
     rmdir(dir);
