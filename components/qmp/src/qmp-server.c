@@ -133,6 +133,8 @@ struct QmpServer {
 
     QmpWatchFuncs watch;
     void *watch_opaque;
+    QmpMonitorFuncs mon_funcs;
+    void *mon_opaque;
     GSource *source;
 
     GHashTable *rates;          /* event name -> EventRate* */
@@ -354,6 +356,9 @@ static void monitor_close(QmpMonitor *m)
         return;
     }
     m->dead = true;
+    if (s->mon_funcs.closed) {
+        s->mon_funcs.closed(m, s->mon_opaque);
+    }
     watch_remove(s, m->fd);
     close(m->fd);
     m->fd = -1;
@@ -411,9 +416,22 @@ static QmpMonitor *monitor_new(QmpServer *s, int fd)
     g_string_append_len(m->out, s->greeting->str, (gssize)s->greeting->len);
     m->events = POLLIN;
     watch_add(s, fd, WATCH_MONITOR, m, m->events);
+    if (s->mon_funcs.opened) {
+        s->mon_funcs.opened(m, s->mon_opaque);
+    }
     monitor_flush(m);
     monitor_update_watch(m);
     return m;
+}
+
+void qmp_server_set_monitor_funcs(QmpServer *s, const QmpMonitorFuncs *funcs, void *opaque)
+{
+    if (funcs) {
+        s->mon_funcs = *funcs;
+    } else {
+        memset(&s->mon_funcs, 0, sizeof(s->mon_funcs));
+    }
+    s->mon_opaque = opaque;
 }
 
 bool qmp_server_add_client(QmpServer *s, int fd, QmpMonitor **ret, GError **errp)

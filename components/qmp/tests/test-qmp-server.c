@@ -540,8 +540,22 @@ Test(server, loopback_tcp)
     qmp_server_free(srv);
 }
 
+static void count_opened(QmpMonitor *mon, void *opaque)
+{
+    (void)mon;
+    ((int *)opaque)[0]++;
+}
+
+static void count_closed(QmpMonitor *mon, void *opaque)
+{
+    cr_expect_gt(qmp_monitor_get_id(mon), 0u);
+    ((int *)opaque)[1]++;
+}
+
 Test(server, caller_listening_fd_and_socketpair)
 {
+    int counts[2] = { 0, 0 };
+    QmpMonitorFuncs mf = { count_opened, count_closed };
     QmpServer *srv;
     GError *err = NULL;
     char *dir = g_dir_make_tmp("qmp-test-XXXXXX", NULL);
@@ -552,6 +566,7 @@ Test(server, caller_listening_fd_and_socketpair)
     QmpMonitor *mon = NULL;
 
     cr_assert(qmp_server_new(NULL, &srv, &err));
+    qmp_server_set_monitor_funcs(srv, &mf, counts);
     /* Not listening: refused, and closed. */
     lfd = socket(AF_UNIX, SOCK_STREAM, 0);
     cr_expect(!qmp_server_listen_fd(srv, lfd, &err));
@@ -577,7 +592,9 @@ Test(server, caller_listening_fd_and_socketpair)
     cr_expect(qmp_monitor_is_negotiated(mon));
     cr_expect(!qmp_monitor_oob_enabled(mon));
     cr_expect_eq(qmp_server_monitor_count(srv), 2u);
+    cr_expect_eq(counts[0], 2);
     qmp_monitor_disconnect(mon);
+    cr_expect_eq(counts[1], 1);
     cr_expect(tu_wait_closed(p));
     cr_expect_eq(qmp_server_monitor_count(srv), 1u);
     cr_expect(!qmp_server_add_client(srv, -1, NULL, &err));
@@ -586,6 +603,7 @@ Test(server, caller_listening_fd_and_socketpair)
     tu_client_free(p);
     tu_client_free(c);
     qmp_server_free(srv);
+    cr_expect_eq(counts[1], 2, "closed on free too");
     unlink(path);
     rmdir(dir);
     g_free(path);

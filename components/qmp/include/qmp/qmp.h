@@ -237,11 +237,31 @@ bool qmp_server_listen_tcp(QmpServer *server, const char *host, uint16_t port,
  * @errp: error location.
  *
  * Starts a monitor on @fd as if it had been accepted: the greeting is sent.
+ * The monitor pointer stays valid until the connection closes (see
+ * qmp_server_set_monitor_funcs() to learn when).
  *
  * Returns: true on success; false with QMP_ERROR_INVALID (negative fd) or
  * QMP_ERROR_SYSTEM (fcntl failed); the fd is closed on failure.
  */
 bool qmp_server_add_client(QmpServer *server, int fd, QmpMonitor **ret, GError **errp);
+
+/**
+ * QmpMonitorFuncs:
+ * @opened: a monitor was created (accepted or added), greeting queued.
+ * @closed: the monitor is closing; @mon is valid during the call only.
+ * Either may be NULL. They must not free the server.
+ */
+typedef struct QmpMonitorFuncs {
+    void (*opened)(QmpMonitor *mon, void *opaque);
+    void (*closed)(QmpMonitor *mon, void *opaque);
+} QmpMonitorFuncs;
+
+/**
+ * qmp_server_set_monitor_funcs:
+ * Installs connection callbacks (NULL @funcs removes them).
+ */
+void qmp_server_set_monitor_funcs(QmpServer *server, const QmpMonitorFuncs *funcs,
+                                  void *opaque);
 
 /**
  * qmp_server_monitor_count:
