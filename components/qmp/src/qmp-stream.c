@@ -72,10 +72,15 @@ enum frame_state {
     F_ARR_NEXT,    /* after an element: ',' or ']' */
 };
 
+/* Keys of an object kept in the frame itself before a hash table is made. */
+#define FRAME_SMALL_KEYS 8
+
 typedef struct Frame {
     enum frame_state state;
+    unsigned nsmall;
     char *pending_key;          /* key waiting for its value (objects) */
-    GHashTable *keys;           /* keys seen so far (objects), lazily */
+    char *small[FRAME_SMALL_KEYS];  /* the first keys seen */
+    GHashTable *keys;           /* the others, lazily */
 } Frame;
 
 typedef struct U64Literal {
@@ -129,9 +134,35 @@ QmpStream *qmp_stream_new(const QmpStreamLimits *limits)
 static void frame_clear(Frame *f)
 {
     g_free(f->pending_key);
+    for (unsigned i = 0; i < f->nsmall; i++) {
+        g_free(f->small[i]);
+    }
     if (f->keys) {
         g_hash_table_unref(f->keys);
     }
+}
+
+static bool frame_has_key(const Frame *f, const char *key)
+{
+    for (unsigned i = 0; i < f->nsmall; i++) {
+        if (!strcmp(f->small[i], key)) {
+            return true;
+        }
+    }
+    return f->keys && g_hash_table_contains(f->keys, key);
+}
+
+/* Takes ownership of @key. */
+static void frame_add_key(Frame *f, char *key)
+{
+    if (f->nsmall < FRAME_SMALL_KEYS) {
+        f->small[f->nsmall++] = key;
+        return;
+    }
+    if (!f->keys) {
+        f->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    }
+    g_hash_table_add(f->keys, key);
 }
 
 static void message_reset(QmpStream *s)
@@ -372,14 +403,11 @@ static void value_done(QmpStream *s, const char *key)
         f->state = F_OBJ_COLON;
         break;
     case F_OBJ_VALUE:
-        if (!f->keys) {
-            f->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        }
-        if (g_hash_table_contains(f->keys, f->pending_key)) {
+        if (frame_has_key(f, f->pending_key)) {
             syntax_error(s, "duplicate key");
             return;
         }
-        g_hash_table_add(f->keys, f->pending_key);
+        frame_add_key(f, f->pending_key);
         f->pending_key = NULL;
         f->state = F_OBJ_NEXT;
         break;

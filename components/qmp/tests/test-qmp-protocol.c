@@ -307,6 +307,31 @@ Test(negotiated, parse_errors_keep_connection)
     }
 }
 
+Test(negotiated, duplicate_keys_in_large_objects)
+{
+    GString *m = g_string_new("{\"execute\": \"test-echo\", \"id\": {");
+
+    for (int i = 0; i < 20; i++) {
+        g_string_append_printf(m, "%s\"k%d\": %d", i ? ", " : "", i, i);
+    }
+    g_string_append(m, "}}");
+    char *r = tu_cmd(c, m->str);
+    cr_expect(g_str_has_prefix(r, "{\"return\": {}, \"id\": {\"k0\": 0, \"k1\": 1,"), "%s", r);
+    g_free(r);
+    /* A repeat among the first keys and one among the later ones. */
+    g_string_truncate(m, m->len - 2);
+    size_t base = m->len;
+    g_string_append(m, ", \"k3\": 0}}");
+    tu_expect_error(c, m->str, "GenericError", "JSON parse error, duplicate key");
+    g_string_truncate(m, base);
+    g_string_append(m, ", \"k17\": 0}}");
+    tu_expect_error(c, m->str, "GenericError", "JSON parse error, duplicate key");
+    /* Escapes do not hide a repeat: the decoded names are compared. */
+    tu_expect_error(c, "{\"execute\": \"test-echo\", \"\\u0065xecute\": \"x\"}", "GenericError",
+                    "JSON parse error, duplicate key");
+    g_string_free(m, TRUE);
+}
+
 Test(negotiated, big_integers)
 {
     /* Beyond int64 an integer is a number, not an "integer". */
