@@ -981,3 +981,63 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     svq_free(m.svq);
     fx_fini(&f);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Hand-back through the whole path                                          */
+
+static void submit_reads(Mini *m, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_eq(tg_submit(m->f->g, i, T_BLK_T_IN, i, i), 0);
+    }
+    m->inflight += n;
+    cr_assert_eq(tg_kick(m->f->g), 0);
+}
+
+Test(svq_backend, hand_back_of_untaken_chains)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    SvqStats st;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq(&f, true);
+    /* The back-end's ring is disabled: it takes nothing. */
+    cr_assert(vhu_vring_enable(f.dev, 0, false, &err), "%s", err ? err->message : "");
+    submit_reads(&m, 8);
+    svq_queue_poll(m.svq, 0);
+    cr_assert_eq(svq_queue_is_shadowed(m.svq, 0), true);
+    /* Off: the eight chains sit untaken in the shadow ring and go back to
+     * the guest ring. */
+    cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.handed_back, 8, "%llu chains handed back", (unsigned long long)st.handed_back);
+    cr_assert_eq(st.completed, 0);
+    cr_assert_eq(m.done, 0);
+    /* The back-end, enabled again, takes them from the guest ring, once. */
+    cr_assert(vhu_vring_enable(f.dev, 0, true, &err));
+    while (m.inflight) {
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    cr_assert_eq(m.done, 8);
+
+    /* On, with untaken chains in the guest ring: the relay takes them. */
+    cr_assert(vhu_vring_enable(f.dev, 0, false, &err));
+    submit_reads(&m, 8);
+    cr_assert(svq_enable(m.svq, &err), "%s", err ? err->message : "");
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.forwarded, 16, "8 handed back before, 8 now");
+    cr_assert(vhu_vring_enable(f.dev, 0, true, &err));
+    while (m.inflight) {
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    cr_assert_eq(m.done, 16);
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.completed, 8);
+    svq_free(m.svq);
+    fx_fini(&f);
+}
