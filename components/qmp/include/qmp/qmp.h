@@ -57,6 +57,11 @@ G_BEGIN_DECLS
 
 /** QMP_ERROR: the error domain of this library. */
 #define QMP_ERROR (qmp_error_quark())
+
+/**
+ * qmp_error_quark:
+ * Returns: the GQuark of the QMP_ERROR domain.
+ */
 GQuark qmp_error_quark(void);
 
 /**
@@ -258,7 +263,8 @@ typedef struct QmpMonitorFuncs {
 
 /**
  * qmp_server_set_monitor_funcs:
- * Installs connection callbacks (NULL @funcs removes them).
+ * Installs connection callbacks (NULL @funcs removes them); @opaque is
+ * passed to them. Cannot fail.
  */
 void qmp_server_set_monitor_funcs(QmpServer *server, const QmpMonitorFuncs *funcs,
                                   void *opaque);
