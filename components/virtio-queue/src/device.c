@@ -8,6 +8,13 @@
  * are translated, once per table). The split avail->idx is read once per
  * batch (the "shadow" index); used entries are staged and published with one
  * release store. Everything read from the ring is validated every time.
+ *
+ * Chains made of one direct descriptor, the common case of small requests,
+ * have fast paths: vq_dev_pop() and vq_dev_add_used() handle them without a
+ * stack frame, vq_dev_pop_batch() and vq_dev_add_used_batch() in tight loops.
+ * They make the checks of the general code on the same single read of each
+ * field and hand anything else to it. vq_dev_set_fast_paths() turns them
+ * off, which the differential tests and fuzz target use.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -22,42 +29,118 @@
 /* kick_event value meaning "not written by us yet". */
 #define KICK_EVENT_NONE UINT32_MAX
 
+/* VqDevQueue.mode: which fast path applies; MODE_OFF when the queue is not
+ * configured or broken (every data-path call then takes the slow path,
+ * which returns the error), MODE_GENERAL when vq_dev_set_fast_paths()
+ * turned them off (every chain goes through the general walk). */
+#define MODE_OFF 0u
+#define MODE_SPLIT 1u
+#define MODE_PACKED 2u
+#define MODE_GENERAL 3u /* usable, fast paths turned off */
+
+/*
+ * Layout of the state, for the hot paths:
+ * - everything a pop or an add_used reads is in the first cache line (the
+ *   structure is allocated 64-byte aligned);
+ * - ring indices and positions are 16-bit values kept in 32-bit fields: a
+ *   plain 32-bit load of a counter that the previous call stored is
+ *   forwarded at once on current cores, a 16-bit one costs a full
+ *   store-forwarding round trip on the critical path of every call;
+ * - counters that can be derived are: split chains in flight are
+ *   next_avail - stage_used, staged entries stage_used - next_used; the
+ *   packed layout keeps one count of the descriptors the device holds
+ *   (popped, not yet published), in flight being that minus the staged ones.
+ *   A pop then updates one or two fields, an add_used one or two.
+ */
 struct VqDevQueue {
-    VMemMap *map;
-    VqConfig cfg;
-    uint8_t *desc; /* descriptor table / ring */
-    uint8_t *drv;  /* avail ring / driver event suppression */
-    uint8_t *dev;  /* used ring / device event suppression */
+    /* --- hot: first cache line --- */
+    uint32_t mode;         /* MODE_* */
     uint32_t size;
-    uint32_t mask; /* split: size - 1 */
+    uint32_t mask;         /* split: size - 1 */
+    uint32_t next_avail;   /* split: free-running 16-bit index; packed: position */
+    uint32_t avail_stop;   /* split: next_avail may advance up to here without
+                              looking at avail->idx or the room in flight again */
+    uint32_t stage_used;   /* split: 16-bit index; packed: position, after the
+                              staged entries */
+    uint32_t held;         /* packed: descriptors popped and not yet published */
+    uint32_t avail_expect; /* packed: the AVAIL/USED bits of an available
+                              descriptor in this lap (the avail wrap counter) */
+    uint8_t *desc;         /* descriptor table / ring */
+    const uint8_t *avail_ring; /* split: avail->ring[] */
+    uint8_t *used_ring;    /* split: used->ring[] */
+    uint32_t next_used;    /* published used index (split) / position (packed) */
+    uint32_t staged;       /* packed: used entries staged, not yet published */
+    /* --- the rest --- */
+    uint32_t staged_descs; /* packed: descriptors they return */
+    uint32_t shadow_avail; /* split: avail->idx as last read */
+    uint32_t kick_event;   /* last avail_event / packed event desc we wrote */
+    uint32_t signal_pending; /* entries (split) / positions (packed) published
+                                since the last vq_dev_should_notify() */
+    uint8_t *drv;          /* avail ring / driver event suppression */
+    uint8_t *dev;          /* used ring / device event suppression */
+    VMemMap *map;
     bool ready;
     bool packed;
     bool event_idx;
     bool indirect_ok;
     bool broken;
-    bool notify_on;      /* the device wants kicks */
-    bool avail_wrap;     /* packed: device wrap counter for reading */
-    bool used_wrap;      /* packed: wrap counter of next_used */
-    bool stage_wrap;     /* packed: wrap counter of stage_used */
+    bool notify_on;        /* the device wants kicks */
+    bool fast_off;         /* vq_dev_set_fast_paths(q, false) */
+    bool used_wrap;        /* packed: wrap counter of next_used */
+    bool stage_wrap;       /* packed: wrap counter of stage_used */
     int last_error;
-    /* Counters updated together are kept apart from each other on purpose:
-     * adjacent ones get merged into one wide load by the vectoriser, and a
-     * wide load over two earlier narrow stores stalls store forwarding. */
-    uint16_t next_avail; /* split: free-running index; packed: position */
-    uint16_t shadow_avail; /* split: avail->idx as last read */
-    uint32_t inflight;   /* chains (split) or descriptors (packed) popped, not used */
-    uint16_t next_used;  /* published used index (split) / position (packed) */
-    uint16_t stage_used; /* next_used plus what is staged */
-    uint32_t kick_event; /* last avail_event / packed event desc we wrote */
-    uint32_t staged;     /* used entries staged, not yet published */
-    uint32_t staged_descs; /* descriptors they return (split: = staged) */
-    uint32_t signal_pending; /* entries (split) / positions (packed) published
-                                since the last vq_dev_should_notify() */
     uint32_t stage_cap;
     uint16_t *stage_pos;   /* packed: position of each staged entry */
     uint16_t *stage_flags; /* packed: flags to write there */
+    VqConfig cfg;
     char name[32];
 };
+
+_Static_assert(offsetof(struct VqDevQueue, staged) + sizeof(uint32_t) <= 64,
+               "hot fields of VqDevQueue in one cache line");
+
+static inline void set_mode(VqDevQueue *q)
+{
+    q->mode = !q->ready || q->broken ? MODE_OFF
+              : q->fast_off          ? MODE_GENERAL
+              : q->packed            ? MODE_PACKED
+                                     : MODE_SPLIT;
+}
+
+/* Split: chains popped and not yet returned with add_used, and chains the
+ * device holds (popped, not yet published). */
+static inline uint32_t split_inflight(const VqDevQueue *q)
+{
+    return (uint16_t)(q->next_avail - q->stage_used);
+}
+
+static inline uint32_t split_busy(const VqDevQueue *q)
+{
+    return (uint16_t)(q->next_avail - q->next_used);
+}
+
+/* Split: recomputes avail_stop from what is known available (shadow) and the
+ * room left for chains in flight. Both shrink by one per pop, so a pop keeps
+ * it valid; it changes when the shadow index is refreshed and when used
+ * entries are published. */
+static inline void split_update_stop(VqDevQueue *q)
+{
+    uint32_t avail = (uint16_t)(q->shadow_avail - q->next_avail);
+    uint32_t busy = split_busy(q);
+    uint32_t room = busy < q->size ? q->size - busy : 0;
+    q->avail_stop = (q->next_avail + (avail < room ? avail : room)) & 0xffffu;
+}
+
+/* Packed: the device's wrap counter for reading. */
+static inline bool packed_avail_wrap(const VqDevQueue *q)
+{
+    return q->avail_expect == VQ_DESC_F_AVAIL;
+}
+
+static inline void packed_flip_avail_wrap(VqDevQueue *q)
+{
+    q->avail_expect ^= VQ_DESC_F_AVAIL | VQ_DESC_F_USED;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Lifetime and configuration                                                */
@@ -67,10 +150,13 @@ int vq_dev_new(VMemMap *map, VqDevQueue **ret_q)
     if (!map || !ret_q) {
         return -EINVAL;
     }
-    VqDevQueue *q = calloc(1, sizeof(*q));
+    /* Cache-line aligned, so that the hot fields share one line. */
+    size_t bytes = (sizeof(VqDevQueue) + 63) & ~(size_t)63;
+    VqDevQueue *q = aligned_alloc(64, bytes);
     if (!q) {
         return -ENOMEM;
     }
+    memset(q, 0, bytes);
     q->map = map;
     *ret_q = q;
     return 0;
@@ -99,14 +185,25 @@ static void reset_state(VqDevQueue *q)
     q->broken = false;
     q->last_error = 0;
     q->notify_on = true;
-    q->avail_wrap = q->used_wrap = q->stage_wrap = true;
-    q->next_avail = q->shadow_avail = 0;
+    q->avail_expect = VQ_DESC_F_AVAIL; /* avail wrap counter 1 */
+    q->used_wrap = q->stage_wrap = true;
+    q->next_avail = q->shadow_avail = q->avail_stop = 0;
     q->next_used = q->stage_used = 0;
     q->staged = 0;
     q->staged_descs = 0;
-    q->inflight = 0;
+    q->held = 0;
     q->signal_pending = PENDING_UNKNOWN;
     q->kick_event = KICK_EVENT_NONE;
+    set_mode(q);
+}
+
+static void set_areas(VqDevQueue *q, uint8_t *d, uint8_t *drv, uint8_t *dev)
+{
+    q->desc = d;
+    q->drv = drv;
+    q->dev = dev;
+    q->avail_ring = q->packed ? NULL : drv + VQ_SPLIT_AVAIL_RING;
+    q->used_ring = q->packed ? NULL : dev + VQ_SPLIT_USED_RING;
 }
 
 int vq_dev_configure(VqDevQueue *q, const VqConfig *cfg)
@@ -115,6 +212,7 @@ int vq_dev_configure(VqDevQueue *q, const VqConfig *cfg)
         return -EINVAL;
     }
     q->ready = false;
+    set_mode(q);
     uint8_t *d, *drv, *dev;
     int rc = vq_config_translate(q->map, cfg, &d, &drv, &dev);
     if (rc < 0) {
@@ -136,17 +234,15 @@ int vq_dev_configure(VqDevQueue *q, const VqConfig *cfg)
         q->stage_cap = cfg->size;
     }
     q->cfg = *cfg;
-    q->desc = d;
-    q->drv = drv;
-    q->dev = dev;
     q->size = cfg->size;
     q->mask = cfg->size - 1;
     q->packed = packed;
+    set_areas(q, d, drv, dev);
     q->event_idx = cfg->features & VQ_FEATURE(VQ_F_EVENT_IDX);
     q->indirect_ok = cfg->features & VQ_FEATURE(VQ_F_INDIRECT_DESC);
+    q->ready = true;
     reset_state(q);
     q->signal_pending = 0; /* nothing was published before */
-    q->ready = true;
     return 0;
 }
 
@@ -171,11 +267,10 @@ int vq_dev_remap(VqDevQueue *q)
     int rc = vq_config_translate(q->map, &q->cfg, &d, &drv, &dev);
     if (rc < 0) {
         q->ready = false;
+        set_mode(q);
         return -EFAULT;
     }
-    q->desc = d;
-    q->drv = drv;
-    q->dev = dev;
+    set_areas(q, d, drv, dev);
     return 0;
 }
 
@@ -207,11 +302,24 @@ uint32_t vq_dev_size(const VqDevQueue *q)
     return q && q->ready ? q->size : 0;
 }
 
+int vq_dev_set_fast_paths(VqDevQueue *q, bool enable)
+{
+    if (!q) {
+        return -EINVAL;
+    }
+    q->fast_off = !enable;
+    set_mode(q);
+    return 0;
+}
+
 /* Common entry check of every data-path call. */
 static inline int usable(const VqDevQueue *q)
 {
     if (VQ_UNLIKELY(!q)) {
         return -EINVAL;
+    }
+    if (VQ_LIKELY(q->mode != MODE_OFF)) {
+        return 0;
     }
     if (VQ_UNLIKELY(!q->ready)) {
         return -EBADFD;
@@ -228,6 +336,7 @@ violation(VqDevQueue *q, int err, const char *fmt, ...)
 {
     q->broken = true;
     q->last_error = err;
+    set_mode(q);
     char what[160];
     va_list ap;
     va_start(ap, fmt);
@@ -484,27 +593,51 @@ static const char *walk_rule(int err)
     }
 }
 
-/* Fills @e with a chain made of one direct descriptor (the common case,
- * handled without the general walk). */
-static inline void fill_simple(VqElem *e, uint16_t id, uint64_t addr, uint32_t len,
-                               uint16_t flags)
-{
-    uint32_t w = (flags & VQ_DESC_F_WRITE) >> 1;
+/* Fills @e, whose buffer array @b has room for one entry, with a chain made
+ * of one direct descriptor: the common case, handled without the general
+ * walk. Little-endian hosts write the element header (id, ndescs, nout,
+ * nin; out_len, in_len) and the buffer as four 8-byte words, built without
+ * branches from a table indexed by the WRITE flag: the constant bits of the
+ * header, the multiplier that puts the length in out_len or in_len, the
+ * buffer's flags word (layouts checked below). */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* Four 8-byte stores instead of nine narrow ones (layout checked at
-     * compile time below). */
-    uint64_t hdr = id | 1ull << 16 | (uint64_t)(w ^ 1) << 32 | (uint64_t)w << 48;
-    uint64_t lens = w ? (uint64_t)len << 32 : len;
-    uint64_t blen = len | (uint64_t)(w << 1) << 32;
-    uint8_t *b = (uint8_t *)e->bufs;
+static const struct SimpleFill {
+    uint64_t hdr_bits;
+    uint64_t len_mul;
+    uint64_t buf_flags;
+    uint64_t pad;
+} simple_fill[2] = {
+    { 1ull << 16 | 1ull << 32, 1, 0, 0 },                        /* ndescs 1, nout 1 */
+    { 1ull << 16 | 1ull << 48, 1ull << 32, (uint64_t)VQ_BUF_WRITE << 32, 0 }, /* nin 1 */
+};
+
+/* @wbit32: the WRITE flag times 16 (0 or 32), the offset of the entry. */
+static inline void fill_words(VqElem *e, VqBuf *b, uint16_t id, uint64_t addr, uint32_t len,
+                              uint32_t wbit32)
+{
+    const struct SimpleFill *k =
+        (const struct SimpleFill *)(const void *)((const char *)simple_fill + wbit32);
+    uint64_t blen = len | k->buf_flags;
+    uint64_t hdr = id | k->hdr_bits;
+    uint64_t lens = len * k->len_mul;
     memcpy(b, &addr, 8);
-    memcpy(b + 8, &blen, 8);
+    memcpy((uint8_t *)b + 8, &blen, 8);
     memcpy(e, &hdr, 8);
     memcpy((uint8_t *)e + 8, &lens, 8);
+}
+#endif
+
+static inline void fill_simple(VqElem *e, VqBuf *b, uint16_t id, uint64_t addr, uint32_t len,
+                               uint16_t flags)
+{
+    uint32_t wbit = flags & VQ_DESC_F_WRITE;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    fill_words(e, b, id, addr, len, wbit * 16u);
 #else
-    e->bufs->gpa = addr;
-    e->bufs->len = len;
-    e->bufs->flags = w << 1;
+    uint32_t w = wbit >> 1;
+    b->gpa = addr;
+    b->len = len;
+    b->flags = wbit;
     e->id = id;
     e->ndescs = 1;
     e->nout = (uint16_t)(w ^ 1);
@@ -518,6 +651,26 @@ _Static_assert(offsetof(VqElem, ndescs) == 2 && offsetof(VqElem, nout) == 4 &&
                offsetof(VqElem, nin) == 6 && offsetof(VqElem, out_len) == 8 &&
                offsetof(VqElem, in_len) == 12, "VqElem layout");
 _Static_assert(offsetof(VqBuf, len) == 8 && offsetof(VqBuf, flags) == 12, "VqBuf layout");
+_Static_assert(VQ_BUF_WRITE == VQ_DESC_F_WRITE && VQ_DESC_F_WRITE == 2,
+               "VqBuf flags are descriptor flags");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+_Static_assert(sizeof(struct SimpleFill) == 32, "simple_fill indexing");
+#endif
+
+/* Split descriptors are read as two 8-byte words: addr, and w = len | flags
+ * << 32 | next << 48 (the table is 16-byte aligned). SPLIT_W_CHAIN are the
+ * flags that need the general walk. */
+#define SPLIT_W_CHAIN ((uint64_t)(VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT) << 32)
+
+static inline void fill_split(VqElem *e, VqBuf *b, uint16_t head, uint64_t addr, uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The WRITE flag is bit 33 of w: (w >> 28) & 32 is it times 16. */
+    fill_words(e, b, head, addr, (uint32_t)w, (uint32_t)(w >> 28) & 32u);
+#else
+    fill_simple(e, b, head, addr, (uint32_t)w, (uint16_t)(w >> 32));
+#endif
+}
 
 /* ------------------------------------------------------------------------ */
 /* Split ring: available side                                                */
@@ -541,6 +694,7 @@ static int split_avail_count(VqDevQueue *q)
         return violation(q, -EPROTO, "avail index jumped from %u to %u", q->next_avail, idx);
     }
     q->shadow_avail = idx;
+    split_update_stop(q);
     return n;
 }
 
@@ -551,13 +705,37 @@ static int split_arm_kick(VqDevQueue *q)
     if (q->kick_event == q->next_avail) {
         return 0; /* armed, and re-checked after arming, already */
     }
-    st_le16(split_avail_event(q), q->next_avail);
+    st_le16(split_avail_event(q), (uint16_t)q->next_avail);
     q->kick_event = q->next_avail;
     mark(q, q->cfg.device_addr + VQ_SPLIT_USED_RING + 8ull * q->size, 2);
     full_fence();
     return split_avail_count(q);
 }
 
+static int __attribute__((noinline, cold)) split_bad_head(VqDevQueue *q, uint32_t head)
+{
+    return violation(q, -ERANGE, "head %u, queue size %u", head, q->size);
+}
+
+/* Split: pops the chain at @head (read at next_avail, in range, with room
+ * in flight) with the general walk. */
+static int __attribute__((noinline)) split_pop_chain(VqDevQueue *q, VqElem *elem, uint16_t head)
+{
+    unsigned at;
+    int rc = split_walk(q, head, elem, &at);
+    if (VQ_UNLIKELY(rc < 0)) {
+        if (rc == -ENOBUFS) {
+            return rc;
+        }
+        return violation(q, rc, "%s: chain at head %u, descriptor %u", walk_rule(rc), head, at);
+    }
+    elem->id = head;
+    q->next_avail = (q->next_avail + 1) & 0xffffu;
+    return 0;
+}
+
+/* Split, the general path: refreshes the shadow index when needed and
+ * checks everything. */
 static int split_pop(VqDevQueue *q, VqElem *elem)
 {
     if (q->next_avail == q->shadow_avail) {
@@ -571,42 +749,39 @@ static int split_pop(VqDevQueue *q, VqElem *elem)
     }
     /* Chains returned but not yet published still occupy the driver's
      * descriptors: a driver cannot have offered more than that. */
-    if (VQ_UNLIKELY(q->inflight + q->staged >= q->size)) {
-        return violation(q, -EPROTO, "%u chains in flight, queue size %u",
-                         q->inflight + q->staged + 1, q->size);
+    if (VQ_UNLIKELY(split_busy(q) >= q->size)) {
+        return violation(q, -EPROTO, "%u chains in flight, queue size %u", split_busy(q) + 1,
+                         q->size);
     }
-    uint16_t head = ld_le16(q->drv + VQ_SPLIT_AVAIL_RING + 2u * (q->next_avail & q->mask));
+    uint16_t head = ld_le16(q->avail_ring + 2u * (q->next_avail & q->mask));
     if (VQ_UNLIKELY(head >= q->size)) {
-        return violation(q, -ERANGE, "head %u, queue size %u", head, q->size);
+        return split_bad_head(q, head);
     }
     const uint8_t *d = q->desc + 16u * head;
-    uint16_t flags = ld_le16(d + 12);
-    if (VQ_LIKELY(!(flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) && elem->bufs_cap)) {
-        fill_simple(elem, head, ld_le64(d), ld_le32(d + 8), flags);
+    uint64_t w = ld_le64(d + 8);
+    int rc = 0;
+    if (VQ_LIKELY(!(w & SPLIT_W_CHAIN) && elem->bufs_cap && q->mode == MODE_SPLIT)) {
+        fill_split(elem, elem->bufs, head, ld_le64(d), w);
+        q->next_avail = (q->next_avail + 1) & 0xffffu;
     } else {
         /* The walk reads the descriptor again and uses only that copy. */
-        unsigned at;
-        int rc = split_walk(q, head, elem, &at);
-        if (VQ_UNLIKELY(rc < 0)) {
-            if (rc == -ENOBUFS) {
-                return rc;
-            }
-            return violation(q, rc, "%s: chain at head %u, descriptor %u", walk_rule(rc), head,
-                             at);
-        }
-        elem->id = head;
+        rc = split_pop_chain(q, elem, head);
     }
-    q->next_avail++;
-    q->inflight++;
-    return 0;
+    split_update_stop(q);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Packed ring: available side                                               */
 
-static inline bool packed_is_avail(uint16_t flags, bool wrap)
+/* The bits of a packed descriptor's flags that the fast paths compare at
+ * once with avail_expect: available in this lap, neither NEXT nor INDIRECT. */
+#define PACKED_SIMPLE_MASK \
+    (VQ_DESC_F_AVAIL | VQ_DESC_F_USED | VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)
+
+static inline bool packed_is_avail(const VqDevQueue *q, uint16_t flags)
 {
-    return ((flags & VQ_DESC_F_AVAIL) != 0) == wrap && ((flags & VQ_DESC_F_USED) != 0) != wrap;
+    return (flags & (VQ_DESC_F_AVAIL | VQ_DESC_F_USED)) == q->avail_expect;
 }
 
 static inline uint16_t packed_head_flags(VqDevQueue *q)
@@ -623,7 +798,7 @@ static void packed_write_dev_event(VqDevQueue *q, uint16_t flags, uint16_t desc)
 
 static inline uint16_t packed_avail_event_value(VqDevQueue *q)
 {
-    return (uint16_t)(q->next_avail | (uint16_t)q->avail_wrap << VQ_EVENT_WRAP_BIT);
+    return (uint16_t)(q->next_avail | (uint32_t)packed_avail_wrap(q) << VQ_EVENT_WRAP_BIT);
 }
 
 /* Returns 1 if the chain at next_avail is available after arming. */
@@ -636,27 +811,23 @@ static int packed_arm_kick(VqDevQueue *q)
     packed_write_dev_event(q, VQ_EVENT_F_DESC, ev);
     q->kick_event = ev;
     full_fence();
-    return packed_is_avail(packed_head_flags(q), q->avail_wrap);
+    return packed_is_avail(q, packed_head_flags(q));
 }
 
-static int packed_pop(VqDevQueue *q, VqElem *elem)
+/* Packed: pops the available chain at next_avail whose head flags (read
+ * with acquire) are @flags. */
+static int __attribute__((noinline)) packed_pop_flags(VqDevQueue *q, VqElem *elem,
+                                                      uint16_t flags)
 {
-    uint16_t flags = packed_head_flags(q);
-    if (!packed_is_avail(flags, q->avail_wrap)) {
-        if (!(q->event_idx && q->notify_on) || !packed_arm_kick(q)) {
-            return -EAGAIN;
-        }
-        flags = packed_head_flags(q);
-    }
     if (VQ_LIKELY(!(flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) && elem->bufs_cap &&
-                  q->inflight + q->staged_descs < q->size)) {
+                  q->held < q->size && q->mode == MODE_PACKED)) {
         const uint8_t *d = q->desc + 16ull * q->next_avail;
-        fill_simple(elem, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
+        fill_simple(elem, elem->bufs, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
         if (VQ_UNLIKELY(++q->next_avail == q->size)) {
             q->next_avail = 0;
-            q->avail_wrap = !q->avail_wrap;
+            packed_flip_avail_wrap(q);
         }
-        q->inflight++;
+        q->held++;
         return 0;
     }
     unsigned at;
@@ -667,24 +838,38 @@ static int packed_pop(VqDevQueue *q, VqElem *elem)
         }
         return violation(q, rc, "%s: chain at %u, descriptor %u", walk_rule(rc), q->next_avail, at);
     }
-    if (VQ_UNLIKELY(q->inflight + q->staged_descs + elem->ndescs > q->size)) {
+    if (VQ_UNLIKELY(q->held + elem->ndescs > q->size)) {
         return violation(q, -EPROTO, "%u descriptors in flight, queue size %u",
-                         q->inflight + q->staged_descs + elem->ndescs, q->size);
+                         q->held + elem->ndescs, q->size);
     }
     uint32_t pos = q->next_avail + elem->ndescs;
     if (pos >= q->size) {
         pos -= q->size;
-        q->avail_wrap = !q->avail_wrap;
+        packed_flip_avail_wrap(q);
     }
-    q->next_avail = (uint16_t)pos;
-    q->inflight += elem->ndescs;
+    q->next_avail = pos;
+    q->held += elem->ndescs;
     return 0;
+}
+
+static int packed_pop(VqDevQueue *q, VqElem *elem)
+{
+    uint16_t flags = packed_head_flags(q);
+    if (!packed_is_avail(q, flags)) {
+        if (!(q->event_idx && q->notify_on) || !packed_arm_kick(q)) {
+            return -EAGAIN;
+        }
+        flags = packed_head_flags(q);
+    }
+    return packed_pop_flags(q, elem, flags);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Public: available side                                                    */
 
-int vq_dev_pop(VqDevQueue *q, VqElem *elem)
+/* Everything but the fast paths of vq_dev_pop(): argument and state errors,
+ * an empty ring (refresh, kick arming), other chains, violations. */
+static int __attribute__((noinline)) pop_slow(VqDevQueue *q, VqElem *elem)
 {
     int rc = usable(q);
     if (VQ_UNLIKELY(rc < 0)) {
@@ -696,80 +881,138 @@ int vq_dev_pop(VqDevQueue *q, VqElem *elem)
     return q->packed ? packed_pop(q, elem) : split_pop(q, elem);
 }
 
-/* Split: pops chains of one direct descriptor from the avail entries already
- * known (shadow), with the indices in registers; stops at anything else. */
-static unsigned split_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
+/*
+ * The fast paths take a chain of one direct descriptor with the checks of
+ * the general path, in the same order, on the same single read of each
+ * field: split, next_avail below avail_stop (a chain known available and
+ * room in flight), head in range, neither NEXT nor INDIRECT; packed, the
+ * head descriptor available in this lap and neither NEXT nor INDIRECT (one
+ * compare), room in flight. Anything else goes to the general path, which
+ * re-reads and re-validates on its own, or continues from the head already
+ * read.
+ */
+int vq_dev_pop(VqDevQueue *q, VqElem *elem)
 {
-    uint16_t na = q->next_avail;
-    const uint16_t end = q->shadow_avail;
-    uint32_t inflight = q->inflight;
-    const uint32_t size = q->size, mask = q->mask;
-    const uint8_t *ring = q->drv + VQ_SPLIT_AVAIL_RING;
-    const uint8_t *desc = q->desc;
-    /* Bound the loop once: what is known available, the room in flight. */
-    uint32_t todo = (uint16_t)(end - na);
-    uint32_t busy = inflight + q->staged;
-    if (busy >= size) {
-        return 0; /* the slow path reports the violation */
+    if (VQ_LIKELY(q && elem)) {
+        VqBuf *b = elem->bufs;
+        if (VQ_LIKELY(q->mode == MODE_SPLIT && b && elem->bufs_cap)) {
+            uint32_t na = q->next_avail;
+            if (VQ_LIKELY(na != q->avail_stop)) {
+                uint16_t head = ld_le16(q->avail_ring + (size_t)(na & q->mask) * 2);
+                if (VQ_UNLIKELY(head >= q->size)) {
+                    return split_bad_head(q, head);
+                }
+                const uint8_t *d = q->desc + (size_t)head * 16;
+                uint64_t w = ld_le64(d + 8);
+                if (VQ_UNLIKELY(w & SPLIT_W_CHAIN)) {
+                    return split_pop_chain(q, elem, head);
+                }
+                q->next_avail = (na + 1) & 0xffffu;
+                fill_split(elem, b, head, ld_le64(d), w);
+                return 0;
+            }
+        } else if (q->mode == MODE_PACKED && b && elem->bufs_cap) {
+            uint32_t pos = q->next_avail;
+            uint32_t held = q->held;
+            const uint8_t *d = q->desc + (size_t)pos * 16;
+            uint16_t flags = ld_le16_acquire(d + 14);
+            if (VQ_LIKELY((flags & PACKED_SIMPLE_MASK) == q->avail_expect && held < q->size)) {
+                uint16_t id = ld_le16(d + 12);
+                uint64_t addr = ld_le64(d);
+                uint32_t len = ld_le32(d + 8);
+                if (VQ_UNLIKELY(++pos == q->size)) {
+                    pos = 0;
+                    packed_flip_avail_wrap(q);
+                }
+                q->next_avail = pos;
+                q->held = held + 1;
+                fill_simple(elem, b, id, addr, len, flags);
+                return 0;
+            }
+            if (packed_is_avail(q, flags)) {
+                return packed_pop_flags(q, elem, flags);
+            }
+        }
     }
-    if (todo > size - busy) {
-        todo = size - busy;
-    }
+    return pop_slow(q, elem);
+}
+
+/* Split: pops chains of one direct descriptor while next_avail is below
+ * avail_stop, walking the avail ring by pointer (in segments up to its end)
+ * with everything in registers; stops at anything else. */
+static unsigned __attribute__((noinline)) split_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
+{
+    const uint32_t na = q->next_avail;
+    uint32_t todo = (uint16_t)(q->avail_stop - na);
     if (todo > n) {
         todo = n;
     }
-    unsigned i = 0;
-    for (VqElem *e = elems; i < todo; i++, e++) {
-        if (VQ_UNLIKELY(!e->bufs_cap)) {
-            break;
+    const uint32_t size = q->size;
+    const uint8_t *const ring = q->avail_ring;
+    const uint8_t *const desc = q->desc;
+    uint32_t slot = na & q->mask;
+    VqElem *e = elems;
+    VqElem *const end = elems + todo;
+    while (e != end) {
+        uint32_t seg = size - slot;
+        VqElem *seg_end = (size_t)(end - e) < seg ? end : e + seg;
+        const uint8_t *rp = ring + 2u * slot;
+        for (; e != seg_end; e++, rp += 2) {
+            VqBuf *b = e->bufs;
+            if (VQ_UNLIKELY(!b || !e->bufs_cap)) {
+                goto out;
+            }
+            uint16_t head = ld_le16(rp);
+            if (VQ_UNLIKELY(head >= size)) {
+                goto out;
+            }
+            const uint8_t *d = desc + (size_t)head * 16;
+            uint64_t w = ld_le64(d + 8);
+            if (VQ_UNLIKELY(w & SPLIT_W_CHAIN)) {
+                goto out;
+            }
+            fill_split(e, b, head, ld_le64(d), w);
         }
-        uint16_t head = ld_le16(ring + 2u * (na & mask));
-        if (VQ_UNLIKELY(head >= size)) {
-            break;
-        }
-        const uint8_t *d = desc + 16u * head;
-        uint16_t flags = ld_le16(d + 12);
-        if (flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT)) {
-            break;
-        }
-        fill_simple(e, head, ld_le64(d), ld_le32(d + 8), flags);
-        na++;
+        slot = 0;
     }
-    q->next_avail = na;
-    q->inflight = inflight + i;
+out:;
+    unsigned i = (unsigned)(e - elems);
+    q->next_avail = (na + i) & 0xffffu;
     return i;
 }
 
 /* Packed: the same for chains of one direct descriptor. */
-static unsigned packed_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
+static unsigned __attribute__((noinline)) packed_pop_simple_run(VqDevQueue *q, VqElem *elems, unsigned n)
 {
     uint32_t pos = q->next_avail;
-    bool wrap = q->avail_wrap;
-    uint32_t inflight = q->inflight;
+    uint32_t expect = q->avail_expect;
     const uint32_t size = q->size;
     const uint8_t *desc = q->desc;
-    const uint32_t staged = q->staged_descs;
+    uint32_t room = q->held < size ? size - q->held : 0;
+    if (n > room) {
+        n = room;
+    }
     unsigned i = 0;
-    for (; i < n && inflight + staged < size; i++) {
+    for (; i < n; i++) {
         VqElem *e = &elems[i];
-        if (VQ_UNLIKELY(!e->bufs_cap)) {
+        VqBuf *b = e->bufs;
+        if (VQ_UNLIKELY(!b || !e->bufs_cap)) {
             break;
         }
-        const uint8_t *d = desc + 16ull * pos;
+        const uint8_t *d = desc + (size_t)pos * 16;
         uint16_t flags = ld_le16_acquire(d + 14);
-        if (!packed_is_avail(flags, wrap) || (flags & (VQ_DESC_F_NEXT | VQ_DESC_F_INDIRECT))) {
+        if ((flags & PACKED_SIMPLE_MASK) != expect) {
             break;
         }
-        fill_simple(e, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
+        fill_simple(e, b, ld_le16(d + 12), ld_le64(d), ld_le32(d + 8), flags);
         if (VQ_UNLIKELY(++pos == size)) {
             pos = 0;
-            wrap = !wrap;
+            expect ^= VQ_DESC_F_AVAIL | VQ_DESC_F_USED;
         }
-        inflight++;
     }
-    q->next_avail = (uint16_t)pos;
-    q->avail_wrap = wrap;
-    q->inflight = inflight;
+    q->next_avail = pos;
+    q->avail_expect = expect;
+    q->held += i;
     return i;
 }
 
@@ -787,8 +1030,11 @@ int vq_dev_pop_batch(VqDevQueue *q, VqElem *elems, unsigned n)
     }
     unsigned i = 0;
     while (i < n) {
-        i += q->packed ? packed_pop_simple_run(q, elems + i, n - i)
-                       : split_pop_simple_run(q, elems + i, n - i);
+        if (q->mode == MODE_PACKED) {
+            i += packed_pop_simple_run(q, elems + i, n - i);
+        } else if (q->mode == MODE_SPLIT) {
+            i += split_pop_simple_run(q, elems + i, n - i);
+        }
         if (i == n) {
             break;
         }
@@ -819,23 +1065,23 @@ int vq_dev_unpop(VqDevQueue *q, const VqElem *elem)
         return -EINVAL;
     }
     if (!q->packed) {
-        if (q->inflight < 1) {
+        if (split_inflight(q) < 1) {
             return -EINVAL;
         }
-        q->next_avail--;
-        q->inflight--;
+        q->next_avail = (q->next_avail - 1) & 0xffffu;
+        split_update_stop(q);
         return 0;
     }
-    if (elem->ndescs == 0 || elem->ndescs > q->inflight) {
+    if (elem->ndescs == 0 || elem->ndescs > q->held - q->staged_descs) {
         return -EINVAL;
     }
     if (q->next_avail >= elem->ndescs) {
-        q->next_avail = (uint16_t)(q->next_avail - elem->ndescs);
+        q->next_avail -= elem->ndescs;
     } else {
-        q->next_avail = (uint16_t)(q->next_avail + q->size - elem->ndescs);
-        q->avail_wrap = !q->avail_wrap;
+        q->next_avail = q->next_avail + q->size - elem->ndescs;
+        packed_flip_avail_wrap(q);
     }
-    q->inflight -= elem->ndescs;
+    q->held -= elem->ndescs;
     return 0;
 }
 
@@ -846,7 +1092,7 @@ int vq_dev_has_avail(VqDevQueue *q)
         return rc;
     }
     if (q->packed) {
-        return packed_is_avail(packed_head_flags(q), q->avail_wrap);
+        return packed_is_avail(q, packed_head_flags(q));
     }
     if (q->next_avail != q->shadow_avail) {
         return 1;
@@ -889,10 +1135,10 @@ int vq_dev_enable_notify(VqDevQueue *q)
             packed_write_dev_event(q, VQ_EVENT_F_ENABLE, 0);
         }
         full_fence();
-        return packed_is_avail(packed_head_flags(q), q->avail_wrap);
+        return packed_is_avail(q, packed_head_flags(q));
     }
     if (q->event_idx) {
-        st_le16(split_avail_event(q), q->next_avail);
+        st_le16(split_avail_event(q), (uint16_t)q->next_avail);
         q->kick_event = q->next_avail;
         mark(q, q->cfg.device_addr + VQ_SPLIT_USED_RING + 8ull * q->size, 2);
     } else {
@@ -921,26 +1167,26 @@ static inline void put_used_elem(uint8_t *p, uint32_t id, uint32_t len)
 #endif
 }
 
+/* Stages one used entry, all checks included. Split: a chain must be in
+ * flight (next_avail != stage_used); then fewer than size entries are
+ * staged, since pops keep next_avail - next_used <= size. */
 static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
 {
     if (!q->packed) {
         if (VQ_UNLIKELY(id >= q->size)) {
             return -EINVAL;
         }
-        if (VQ_UNLIKELY(q->inflight == 0 || q->staged >= q->size)) {
+        if (VQ_UNLIKELY(split_inflight(q) == 0)) {
             return -ENOSPC;
         }
-        put_used_elem(q->dev + VQ_SPLIT_USED_RING + 8u * (q->stage_used & q->mask), id, len);
-        q->stage_used++;
-        q->staged++;
-        q->staged_descs++;
-        q->inflight--;
+        put_used_elem(q->used_ring + 8u * (q->stage_used & q->mask), id, len);
+        q->stage_used = (q->stage_used + 1) & 0xffffu;
         return 0;
     }
     if (VQ_UNLIKELY(ndescs == 0 || ndescs > q->size)) {
         return -EINVAL;
     }
-    if (VQ_UNLIKELY(ndescs > q->inflight || q->staged >= q->size)) {
+    if (VQ_UNLIKELY(ndescs > q->held - q->staged_descs || q->staged >= q->size)) {
         return -ENOSPC;
     }
     uint8_t *d = q->desc + 16ull * q->stage_used;
@@ -950,7 +1196,7 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
     if (len) {
         flags |= VQ_DESC_F_WRITE;
     }
-    q->stage_pos[q->staged] = q->stage_used;
+    q->stage_pos[q->staged] = (uint16_t)q->stage_used;
     q->stage_flags[q->staged] = flags;
     q->staged++;
     uint32_t pos = q->stage_used + ndescs;
@@ -958,9 +1204,8 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
         pos -= q->size;
         q->stage_wrap = !q->stage_wrap;
     }
-    q->stage_used = (uint16_t)pos;
+    q->stage_used = pos;
     q->staged_descs += ndescs;
-    q->inflight -= ndescs;
     return 0;
 }
 
@@ -973,7 +1218,8 @@ int vq_dev_add_used_id(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len
     return add_used(q, id, ndescs, len);
 }
 
-int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len)
+static int __attribute__((noinline)) add_used_slow(VqDevQueue *q, const VqElem *elem,
+                                                   uint32_t len)
 {
     int rc = usable(q);
     if (VQ_UNLIKELY(rc < 0)) {
@@ -992,6 +1238,34 @@ int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len)
     return rc;
 }
 
+/* Dirty logging of the written part of an element just staged. */
+static int __attribute__((noinline)) add_used_log(VqDevQueue *q, const VqElem *elem,
+                                                  uint32_t len)
+{
+    if (VQ_UNLIKELY(vmem_dirty_log_enabled(q->map))) {
+        vq_elem_mark_written(q->map, elem, len);
+    }
+    return 0;
+}
+
+int vq_dev_add_used(VqDevQueue *q, const VqElem *elem, uint32_t len)
+{
+    /* Fast path, split: the checks of add_used() on the same values. */
+    if (VQ_LIKELY(q && elem && q->mode == MODE_SPLIT)) {
+        uint32_t id = elem->id;
+        uint32_t su = q->stage_used;
+        if (VQ_LIKELY(id < q->size && q->next_avail != su)) {
+            if (len > elem->in_len) {
+                len = elem->in_len;
+            }
+            q->stage_used = (su + 1) & 0xffffu;
+            put_used_elem(q->used_ring + (size_t)(su & q->mask) * 8, id, len);
+            return len ? add_used_log(q, elem, len) : 0;
+        }
+    }
+    return add_used_slow(q, elem, len);
+}
+
 int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *lens,
                           unsigned n)
 {
@@ -1003,30 +1277,61 @@ int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *le
         return -EINVAL;
     }
     bool log = vmem_dirty_log_enabled(q->map);
-    if (!q->packed) {
-        if (n > q->inflight || n > q->size - q->staged) {
+    if (q->mode == MODE_SPLIT) {
+        /* Room: n chains in flight (then fewer than size - n are staged). */
+        uint32_t su = q->stage_used;
+        if (n > split_inflight(q)) {
             return -ENOSPC;
         }
         /* Entries beyond the published index are invisible to the driver:
          * write them while checking, and commit the index only at the end. */
-        uint16_t at = q->stage_used;
-        const uint32_t mask = q->mask, size = q->size;
-        uint8_t *ring = q->dev + VQ_SPLIT_USED_RING;
-        for (unsigned i = 0; i < n; i++) {
-            if (VQ_UNLIKELY(elems[i].id >= size)) {
-                return -EINVAL;
+        const uint32_t size = q->size;
+        uint8_t *const ring = q->used_ring;
+        uint32_t slot = su & q->mask;
+        const VqElem *e = elems;
+        const VqElem *const end = elems + n;
+        const uint32_t *lp = lens;
+        while (e != end) { /* in segments up to the end of the ring */
+            uint32_t seg = size - slot;
+            const VqElem *seg_end = (size_t)(end - e) < seg ? end : e + seg;
+            uint8_t *up = ring + 8u * slot;
+            if (lp) {
+                for (; e != seg_end; e++, lp++, up += 8) {
+                    uint32_t id = e->id;
+                    if (VQ_UNLIKELY(id >= size)) {
+                        return -EINVAL;
+                    }
+                    put_used_elem(up, id, *lp < e->in_len ? *lp : e->in_len);
+                }
+            } else {
+                for (; e != seg_end; e++, up += 8) {
+                    uint32_t id = e->id;
+                    if (VQ_UNLIKELY(id >= size)) {
+                        return -EINVAL;
+                    }
+                    put_used_elem(up, id, 0);
+                }
             }
+            slot = 0;
+        }
+        q->stage_used = (su + n) & 0xffffu;
+    } else if (!q->packed) {
+        /* Split without the fast path: one add_used() per entry; on a bad
+         * id, the index goes back, leaving what the loop above leaves. */
+        if (n > split_inflight(q)) {
+            return -ENOSPC;
+        }
+        uint32_t start = q->stage_used;
+        for (unsigned i = 0; i < n; i++) {
             uint32_t len = lens ? lens[i] : 0;
             if (len > elems[i].in_len) {
                 len = elems[i].in_len;
             }
-            put_used_elem(ring + 8u * (at & mask), elems[i].id, len);
-            at++;
+            if (add_used(q, elems[i].id, 0, len) < 0) {
+                q->stage_used = start;
+                return -EINVAL;
+            }
         }
-        q->stage_used = at;
-        q->staged += n;
-        q->staged_descs += n;
-        q->inflight -= n;
     } else {
         /* All or nothing: check everything before staging anything. */
         uint64_t need = 0;
@@ -1036,7 +1341,7 @@ int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t *le
             }
             need += elems[i].ndescs;
         }
-        if (need > q->inflight || n > q->size - q->staged) {
+        if (need > q->held - q->staged_descs || n > q->size - q->staged) {
             return -ENOSPC;
         }
         for (unsigned i = 0; i < n; i++) {
@@ -1061,14 +1366,13 @@ int vq_dev_publish(VqDevQueue *q)
     if (VQ_UNLIKELY(rc < 0)) {
         return rc;
     }
-    uint32_t n = q->staged;
-    if (n == 0) {
-        return 0;
-    }
-    bool log = vmem_dirty_log_enabled(q->map);
     if (!q->packed) {
-        st_le16_release(q->dev + VQ_SPLIT_USED_IDX, q->stage_used);
-        if (VQ_UNLIKELY(log)) {
+        uint32_t n = (uint16_t)(q->stage_used - q->next_used);
+        if (n == 0) {
+            return 0;
+        }
+        st_le16_release(q->dev + VQ_SPLIT_USED_IDX, (uint16_t)q->stage_used);
+        if (VQ_UNLIKELY(vmem_dirty_log_enabled(q->map))) {
             vq_mark_ring(q->map, q->cfg.device_addr + VQ_SPLIT_USED_RING, q->size, 8,
                          q->next_used & q->mask, n);
             vmem_mark_dirty(q->map, q->cfg.device_addr + VQ_SPLIT_USED_IDX, 2);
@@ -1076,23 +1380,29 @@ int vq_dev_publish(VqDevQueue *q)
         q->signal_pending = q->signal_pending == PENDING_UNKNOWN ? PENDING_UNKNOWN
                                                                  : q->signal_pending + n;
         q->next_used = q->stage_used;
-    } else {
-        /* Later entries first, the first one last: the driver polls the
-         * first position only, so it sees the whole batch at once. */
-        for (uint32_t i = 1; i < n; i++) {
-            st_le16_release(q->desc + 16ull * q->stage_pos[i] + 14, q->stage_flags[i]);
-        }
-        st_le16_release(q->desc + 16ull * q->stage_pos[0] + 14, q->stage_flags[0]);
-        uint32_t span = q->staged_descs; /* positions the batch covers */
-        if (VQ_UNLIKELY(log)) {
-            vq_mark_ring(q->map, q->cfg.desc_addr, q->size, 16, q->next_used, span);
-        }
-        if (q->signal_pending != PENDING_UNKNOWN) {
-            q->signal_pending += span;
-        }
-        q->next_used = q->stage_used;
-        q->used_wrap = q->stage_wrap;
+        split_update_stop(q); /* room for n more chains */
+        return (int)n;
     }
+    uint32_t n = q->staged;
+    if (n == 0) {
+        return 0;
+    }
+    /* Later entries first, the first one last: the driver polls the first
+     * position only, so it sees the whole batch at once. */
+    for (uint32_t i = 1; i < n; i++) {
+        st_le16_release(q->desc + 16ull * q->stage_pos[i] + 14, q->stage_flags[i]);
+    }
+    st_le16_release(q->desc + 16ull * q->stage_pos[0] + 14, q->stage_flags[0]);
+    uint32_t span = q->staged_descs; /* positions the batch covers */
+    if (VQ_UNLIKELY(vmem_dirty_log_enabled(q->map))) {
+        vq_mark_ring(q->map, q->cfg.desc_addr, q->size, 16, q->next_used, span);
+    }
+    if (q->signal_pending != PENDING_UNKNOWN) {
+        q->signal_pending += span;
+    }
+    q->next_used = q->stage_used;
+    q->used_wrap = q->stage_wrap;
+    q->held -= span;
     q->staged = 0;
     q->staged_descs = 0;
     return (int)n;
@@ -1118,6 +1428,7 @@ int vq_dev_should_notify(VqDevQueue *q)
     q->signal_pending = 0;
     /* Order the used publication before reading the driver's fields. */
     full_fence();
+    uint16_t next_used = (uint16_t)q->next_used;
     if (!q->packed) {
         if (!q->event_idx) {
             uint16_t flags = ld_le16(q->drv + VQ_SPLIT_AVAIL_FLAGS);
@@ -1127,7 +1438,7 @@ int vq_dev_should_notify(VqDevQueue *q)
             return 1;
         }
         uint16_t event = ld_le16(split_used_event(q));
-        return vq_need_event(event, q->next_used, (uint16_t)(q->next_used - pending));
+        return vq_need_event(event, next_used, (uint16_t)(next_used - pending));
     }
     uint32_t ev = le32toh(__atomic_load_n((const uint32_t *)q->drv, __ATOMIC_RELAXED));
     uint16_t off_wrap = (uint16_t)ev;
@@ -1145,7 +1456,7 @@ int vq_dev_should_notify(VqDevQueue *q)
     if (((off_wrap >> VQ_EVENT_WRAP_BIT) != 0) != q->used_wrap) {
         event = (uint16_t)(event - q->size);
     }
-    return vq_need_event(event, q->next_used, (uint16_t)(q->next_used - pending));
+    return vq_need_event(event, next_used, (uint16_t)(next_used - pending));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1159,13 +1470,13 @@ int vq_dev_get_state(const VqDevQueue *q, VqState *ret)
     if (!q->ready) {
         return -EBADFD;
     }
-    if (q->staged) {
+    if (q->packed ? q->staged != 0 : q->stage_used != q->next_used) {
         return -EBUSY;
     }
     VqState s = {
-        .next_avail = q->next_avail,
-        .next_used = q->next_used,
-        .avail_wrap = q->packed ? q->avail_wrap : false,
+        .next_avail = (uint16_t)q->next_avail,
+        .next_used = (uint16_t)q->next_used,
+        .avail_wrap = q->packed ? packed_avail_wrap(q) : false,
         .used_wrap = q->packed ? q->used_wrap : false,
     };
     *ret = s;
@@ -1216,9 +1527,11 @@ int vq_dev_set_state(VqDevQueue *q, const VqState *s)
     q->next_avail = q->shadow_avail = s->next_avail;
     q->next_used = q->stage_used = used;
     if (q->packed) {
-        q->avail_wrap = s->avail_wrap;
+        q->avail_expect = s->avail_wrap ? VQ_DESC_F_AVAIL : VQ_DESC_F_USED;
         q->used_wrap = q->stage_wrap = s->used_wrap;
+        q->held = inflight; /* nothing staged */
+    } else {
+        split_update_stop(q); /* in flight: next_avail - used */
     }
-    q->inflight = inflight;
     return 0;
 }

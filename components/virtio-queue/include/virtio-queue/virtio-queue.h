@@ -484,6 +484,27 @@ int vq_dev_pop(VqDevQueue *q, VqElem *elem);
 int vq_dev_pop_batch(VqDevQueue *q, VqElem *elems, unsigned n);
 
 /**
+ * vq_dev_set_fast_paths:
+ * @q: the queue.
+ * @enable: true (the default) to use the fast paths, false to send every
+ *          chain through the general chain walker.
+ *
+ * vq_dev_pop(), vq_dev_pop_batch(), vq_dev_add_used() and
+ * vq_dev_add_used_batch() take chains made of one direct descriptor, and
+ * split used entries, through short dedicated paths. Those apply the same
+ * checks in the same order and give the same results, errors included, as
+ * the general code; turning them off (slower) is meant for differential
+ * tests and for ruling them out when chasing a problem. The setting belongs
+ * to the object: it survives vq_dev_configure() and vq_dev_reset(), and
+ * takes effect at the next call.
+ *
+ * Returns: 0; -EINVAL if @q is NULL.
+ *
+ * Since: 0.2.0
+ */
+int vq_dev_set_fast_paths(VqDevQueue *q, bool enable);
+
+/**
  * vq_dev_unpop:
  * @q: the queue.
  * @elem: the element returned by the latest successful vq_dev_pop().
