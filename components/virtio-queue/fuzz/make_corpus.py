@@ -115,7 +115,57 @@ def restore_seeds():
     seeds['packed-vring-base'] = bytes([15, 3, 0xc0, 4]) + base + DEV_OPS[:12] + bytes(pimg)
     return seeds
 
-for name, gen in (('split', split_seeds), ('packed', packed_seeds), ('restore', restore_seeds)):
+def fop(code, a=0, b=0, c=0):
+    return bytes([code, a, b, c])
+
+# fuzz_fastpath.c ops: 0 pop, 1 pop_batch, 2 add_used, 3 add_used_batch,
+# 4 add_used_id, 5 publish, 6 should_notify, 7 enable, 8 disable, 9 has_avail,
+# 10 unpop, 11 scribble, 12 offer head / flip flags, 13 write a descriptor.
+FAST_OPS = (fop(0, 0, 0, 1) + fop(1, 5, 0xff, 0) + fop(2, 0, 9, 1) + fop(3, 3, 1, 0) + fop(5) +
+            fop(6) + fop(12, 6) + fop(13, 6, 7, 0x0a) + fop(12, 7) + fop(1, 16, 0x0f, 1) +
+            fop(3, 64, 0, 0) + fop(5) + fop(7) + fop(0, 0, 0, 2) + fop(10) + fop(0, 0, 0, 3) +
+            fop(3, 2, 1, 0xe0) + fop(4, 1, 1, 5) + fop(8) + fop(9))
+
+def fast_header(size_byte, feat, packed, ops):
+    return bytes([size_byte, feat, 1 if packed else 0, len(ops) // 4]) + ops
+
+def fastpath_seeds():
+    seeds = {}
+    n = 16
+    avail, used = split_rings(n)
+    img = image(0x180)
+    for i in range(6):
+        split_desc(img, i, 0x12000 + 0x100 * i, 64 * (i + 1), WRITE if i % 2 else 0, 0)
+    struct.pack_into('<HH', img, avail, 0, 6)
+    for i in range(6):
+        struct.pack_into('<H', img, avail + 4 + 2 * i, i)
+    seeds['split-simple'] = fast_header(4, 0, False, FAST_OPS) + bytes(img)
+    seeds['split-simple-evt'] = fast_header(4, 3, False, FAST_OPS * 2) + bytes(img)
+    bad = bytearray(img)
+    struct.pack_into('<H', bad, avail + 4 + 2 * 3, 40)  # head out of range
+    split_desc(bad, 4, 0x12000, 8, NEXT, 99)             # next out of range
+    split_desc(bad, 5, RING + TABLE_OFF, 32, INDIRECT, 0)
+    seeds['split-bad'] = fast_header(4, 0, False, FAST_OPS) + bytes(bad)
+    seeds['split-indirect'] = fast_header(4, 1, False, FAST_OPS) + bytes(bad[:3 * 16]) + bytes(img[3 * 16:])
+    tiny = image(0x40)
+    split_desc(tiny, 0, 0x12000, 8, WRITE, 0)
+    struct.pack_into('<HHH', tiny, 16, 0, 1, 0)
+    seeds['split-size1'] = fast_header(0, 2, False, FAST_OPS * 3) + bytes(tiny)
+    pimg = image(0x120)
+    for i in range(n):
+        packed_desc(pimg, i, 0x12000 + 0x100 * i, 32 * (i + 1), i, AVAIL | (WRITE if i % 3 else 0))
+    seeds['packed-simple'] = fast_header(15, 0, True, FAST_OPS) + bytes(pimg)
+    seeds['packed-simple-evt'] = fast_header(15, 3, True, FAST_OPS * 3) + bytes(pimg)
+    pbad = bytearray(pimg)
+    packed_desc(pbad, 2, 0x12000, 8, 2, AVAIL | USED)
+    packed_desc(pbad, 4, 0x12000, 8, 4, AVAIL | NEXT)
+    packed_desc(pbad, 6, RING + TABLE_OFF, 48, 6, AVAIL | INDIRECT)
+    seeds['packed-bad'] = fast_header(15, 1, True, FAST_OPS) + bytes(pbad)
+    seeds['packed-size5'] = fast_header(4, 0, True, FAST_OPS * 2) + bytes(pimg[:0x60])
+    return seeds
+
+for name, gen in (('split', split_seeds), ('packed', packed_seeds), ('restore', restore_seeds),
+                  ('fastpath', fastpath_seeds)):
     d = os.path.join('corpus', name)
     os.makedirs(d, exist_ok=True)
     for seed, data in gen().items():
