@@ -176,7 +176,8 @@ typedef struct PopCtx {
     VqMock *mock;
     VqState start;
     unsigned expect_descs;
-    bool per_desc; /* report per descriptor instead of per chain */
+    bool per_desc;    /* report per descriptor instead of per chain */
+    bool no_consumer; /* diagnostic rows: pop only, nothing done with the chains */
 } PopCtx;
 
 /* Elements for the batch API: each with its own 4 buffers. */
@@ -191,6 +192,17 @@ static void batch_init(void)
     }
 }
 
+/* What the pop rows do with each chain (rust-vmm's bench walks the
+ * descriptors of every chain): add up the buffer lengths. Returns the
+ * number of buffers. */
+static inline unsigned consume(const VqElem *e, uint64_t *sum)
+{
+    for (unsigned i = 0; i < (unsigned)e->nout + e->nin; i++) {
+        *sum += e->bufs[i].len;
+    }
+    return (unsigned)e->nout + e->nin;
+}
+
 static uint64_t pop_batch_body(void *opaque, uint64_t iters)
 {
     PopCtx *c = opaque;
@@ -199,11 +211,12 @@ static uint64_t pop_batch_body(void *opaque, uint64_t iters)
         vq_dev_set_state(c->q, &c->start);
         int n;
         while ((n = vq_dev_pop_batch(c->q, belems, BATCH)) > 0) {
+            if (c->no_consumer) {
+                descs += (unsigned)n; /* one descriptor per chain, checked below */
+                continue;
+            }
             for (int k = 0; k < n; k++) {
-                for (unsigned i = 0; i < (unsigned)belems[k].nout + belems[k].nin; i++) {
-                    sum += belems[k].bufs[i].len;
-                }
-                descs += (unsigned)belems[k].nout + belems[k].nin;
+                descs += consume(&belems[k], &sum);
             }
         }
     }
@@ -221,11 +234,15 @@ static uint64_t pop_body(void *opaque, uint64_t iters)
     uint64_t descs = 0, chains = 0, sum = 0;
     for (uint64_t it = 0; it < iters; it++) {
         vq_dev_set_state(c->q, &c->start); /* rewind, as a fresh queue */
-        while (vq_dev_pop(c->q, &e) == 0) {
-            for (unsigned i = 0; i < (unsigned)e.nout + e.nin; i++) {
-                sum += bufs[i].len; /* walk every descriptor, as rust-vmm does */
+        if (c->no_consumer) {
+            while (vq_dev_pop(c->q, &e) == 0) {
+                chains++;
             }
-            descs += (unsigned)e.nout + e.nin;
+            descs = chains; /* one descriptor per chain */
+            continue;
+        }
+        while (vq_dev_pop(c->q, &e) == 0) {
+            descs += consume(&e, &sum); /* walk every descriptor, as rust-vmm does */
             chains++;
         }
     }
@@ -311,6 +328,51 @@ static void bench_pop_batch(bool packed, bool cached, const char *name)
     PopCtx c = {0};
     pop_setup(&c, packed, BATCH, 1, false, cached);
     print_row(name, measure(pop_batch_body, &c), "chain");
+    pop_teardown(&c);
+}
+
+/* Diagnostic rows for the 1-descriptor pop rows: the library alone (no
+ * consumer loop), and the consumer loop alone over 128 popped chains. The
+ * pop rows above cost about the sum of the two. */
+static void bench_pop_no_consumer(bool packed, bool batch, const char *name)
+{
+    if (!wanted(name)) {
+        return;
+    }
+    PopCtx c = { .no_consumer = true };
+    pop_setup(&c, packed, BATCH, 1, false, false);
+    print_row(name, measure(batch ? pop_batch_body : pop_body, &c), "chain");
+    pop_teardown(&c);
+}
+
+static uint64_t consume_body(void *opaque, uint64_t iters)
+{
+    (void)opaque;
+    uint64_t descs = 0, sum = 0;
+    for (uint64_t it = 0; it < iters; it++) {
+        for (int k = 0; k < BATCH; k++) {
+            descs += consume(&belems[k], &sum);
+        }
+        __asm__ volatile("" ::: "memory"); /* the elements may have changed */
+    }
+    sink += sum;
+    if (descs != iters * BATCH) {
+        DIE("consumer bench: %llu descriptors", (unsigned long long)descs);
+    }
+    return descs;
+}
+
+static void bench_consumer(const char *name)
+{
+    if (!wanted(name)) {
+        return;
+    }
+    PopCtx c = {0};
+    pop_setup(&c, false, BATCH, 1, false, false);
+    if (vq_dev_pop_batch(c.q, belems, BATCH) != BATCH) {
+        DIE("consumer bench: pop_batch");
+    }
+    print_row(name, measure(consume_body, &c), "chain");
     pop_teardown(&c);
 }
 
@@ -674,6 +736,9 @@ int main(int argc, char **argv)
     bench_used(false, true, "split add_used x 128, one publish");
     bench_pop_batch(false, true, "split pop_batch 128 chains x 1 desc, direct, cached");
     bench_pop_batch(false, false, "split pop_batch 128 chains x 1 desc, direct, distinct");
+    bench_pop_no_consumer(false, false, "split pop 128 chains x 1 desc, distinct, no consumer");
+    bench_pop_no_consumer(false, true, "split pop_batch 128 x 1 desc, distinct, no consumer");
+    bench_consumer("bench consumer loop alone (128 popped 1-desc chains)");
     bench_cycle(false, false, "split device cycle: pop+add_used, 1 publish/128");
     bench_cycle(true, false, "split device cycle + should_notify/128");
     bench_cycle(true, true, "split device cycle, batch API + should_notify/128");
@@ -682,6 +747,8 @@ int main(int argc, char **argv)
     bench_pop(true, 1, 128, true, false, "packed pop 1 chain x 128 desc, indirect");
     bench_pop(true, 128, 1, false, false, "packed pop 128 chains x 1 desc, direct");
     bench_pop_batch(true, false, "packed pop_batch 128 chains x 1 desc, direct");
+    bench_pop_no_consumer(true, false, "packed pop 128 chains x 1 desc, direct, no consumer");
+    bench_pop_no_consumer(true, true, "packed pop_batch 128 x 1 desc, direct, no consumer");
     bench_pop(true, 128, 1, true, true, "packed pop 128 chains x 1 desc, indirect, cached");
     bench_pop(true, 128, 1, true, false, "packed pop 128 chains x 1 desc, indirect, distinct");
     bench_used(true, false, "packed add_used x 128, publish each");
