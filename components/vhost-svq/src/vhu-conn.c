@@ -131,14 +131,18 @@ static void update_watch(VhuDev *dev)
     }
 }
 
-static void update_timer(VhuDev *dev)
+/* Tells the loop about the retry timer: @delay_ms is the delay just
+ * scheduled, or -1 to tell it what is left of the pending one. */
+static void update_timer(VhuDev *dev, int64_t delay_ms)
 {
     if (!dev->has_loop || !dev->loop.set_timer) {
         dev->timer_told = dev->retry_pending;
         return;
     }
     if (dev->retry_pending) {
-        dev->loop.set_timer(vhu_get_timeout(dev), dev->loop_opaque);
+        /* The delay as scheduled, not as read back from the clock: a
+         * caller preempted in between must not see it shrink. */
+        dev->loop.set_timer(delay_ms >= 0 ? delay_ms : vhu_get_timeout(dev), dev->loop_opaque);
         dev->timer_told = true;
     } else if (dev->timer_told) {
         dev->loop.set_timer(-1, dev->loop_opaque);
@@ -169,7 +173,7 @@ void vhu_set_loop(VhuDev *dev, const VhuLoop *loop, void *opaque)
     }
     dev->loop_opaque = opaque;
     update_watch(dev);
-    update_timer(dev);
+    update_timer(dev, -1);
 }
 
 int vhu_get_fd(const VhuDev *dev, unsigned *ret_events)
@@ -313,13 +317,13 @@ static void schedule_retry(VhuDev *dev, unsigned delay_ms)
 {
     dev->retry_pending = true;
     dev->retry_due_ns = vhu_now_ns() + (int64_t)delay_ms * 1000000;
-    update_timer(dev);
+    update_timer(dev, delay_ms);
 }
 
 static void cancel_retry(VhuDev *dev)
 {
     dev->retry_pending = false;
-    update_timer(dev);
+    update_timer(dev, -1);
 }
 
 /* Closes the connection socket (the loop forgets it first) and the state
@@ -650,7 +654,7 @@ void vhu_dispatch_timer(VhuDev *dev)
         return;
     }
     if (vhu_get_timeout(dev) > 0) {
-        update_timer(dev);
+        update_timer(dev, -1);
         return;
     }
     if (!client_attempt(dev, &err)) {
