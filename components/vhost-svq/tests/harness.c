@@ -5,30 +5,22 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <malloc.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "support.h"
 
 #define STALL_MS 20000
 
 uint64_t t_rand(uint64_t *s)
 {
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
+    return ts_rand(s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -63,6 +55,39 @@ VhuVringConfig tg_vring_config(TGuest *g, uint32_t base)
 /* ------------------------------------------------------------------------ */
 /* Processes and files                                                       */
 
+/* What the running test started and has not reaped or removed yet. */
+#define MAX_CHILDREN 16
+#define MAX_DIRS 8
+static pid_t children[MAX_CHILDREN];
+static char *dirs[MAX_DIRS];
+
+static void child_forget(pid_t pid)
+{
+    for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+        if (children[i] == pid) {
+            children[i] = 0;
+        }
+    }
+}
+
+void t_cleanup(void)
+{
+    for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGKILL);
+            ts_reap(children[i], -1, NULL);
+            children[i] = 0;
+        }
+    }
+    for (unsigned i = 0; i < MAX_DIRS; i++) {
+        if (dirs[i]) {
+            ts_rmtree(dirs[i]);
+            g_free(dirs[i]);
+            dirs[i] = NULL;
+        }
+    }
+}
+
 const char *t_backend_path(void)
 {
     const char *p = getenv("VHU_TEST_BACKEND");
@@ -73,30 +98,37 @@ const char *t_backend_path(void)
 
 const char *t_qsd_path(void)
 {
-    const char *p = getenv("VHU_QSD");
+    return ts_qsd_path();
+}
 
-    if (!p || !*p || access(p, X_OK) != 0) {
-        p = access("/usr/bin/qemu-storage-daemon", X_OK) == 0 ? "/usr/bin/qemu-storage-daemon"
-                                                               : NULL;
+static void child_register(pid_t pid)
+{
+    for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+        if (children[i] <= 0) {
+            children[i] = pid;
+            return;
+        }
     }
-    return p;
+    kill(pid, SIGKILL);
+    ts_reap(pid, -1, NULL);
+    cr_assert_fail("more than %d processes at once", MAX_CHILDREN);
 }
 
 pid_t t_spawn(char *const argv[])
 {
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+    pid_t pid = -1;
+    int rc = ts_spawn(argv, &pid);
 
-    cr_assert_eq(rc, 0, "spawn %s: %s", argv[0], strerror(rc));
+    cr_assert_eq(rc, 0, "spawn %s: %s", argv[0], strerror(-rc));
+    child_register(pid);
     return pid;
 }
 
-pid_t t_spawn_backend(const char *socket, const char *image, int client, ...)
+pid_t t_spawn_backendv(const char *socket, const char *image, bool client,
+                       const char *const *extra)
 {
     char *argv[48];
     unsigned n = 0;
-    va_list ap;
-    const char *a;
 
     argv[n++] = (char *)t_backend_path();
     argv[n++] = "--socket";
@@ -104,36 +136,38 @@ pid_t t_spawn_backend(const char *socket, const char *image, int client, ...)
     argv[n++] = "--file";
     argv[n++] = (char *)image;
     argv[n++] = client ? "--client" : "--server";
-    va_start(ap, client);
-    while ((a = va_arg(ap, const char *)) && n < 47) {
-        argv[n++] = (char *)a;
+    for (unsigned i = 0; extra && extra[i]; i++) {
+        cr_assert(n < G_N_ELEMENTS(argv) - 1, "too many back-end arguments");
+        argv[n++] = (char *)extra[i];
     }
-    va_end(ap);
     argv[n] = NULL;
     return t_spawn(argv);
 }
 
+pid_t t_spawn_backend(const char *socket, const char *image, int client, ...)
+{
+    const char *extra[40];
+    unsigned n = 0;
+    va_list ap;
+    const char *a;
+
+    va_start(ap, client);
+    while ((a = va_arg(ap, const char *)) && n < G_N_ELEMENTS(extra) - 1) {
+        extra[n++] = a;
+    }
+    va_end(ap);
+    extra[n] = NULL;
+    return t_spawn_backendv(socket, image, client, extra);
+}
+
 int t_reap(pid_t pid, int timeout_ms)
 {
-    int status = -1, pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int status = -1, rc = ts_reap(pid, timeout_ms, &status);
 
-    if (pfd >= 0) {
-        struct pollfd p = { .fd = pfd, .events = POLLIN };
-        int rc;
-
-        do {
-            rc = poll(&p, 1, timeout_ms);
-        } while (rc < 0 && errno == EINTR);
-        close(pfd);
-        if (rc == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return -1;
-        }
+    if (rc != -ECHILD) {
+        child_forget(pid);
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return status;
+    return rc < 0 ? -1 : status;
 }
 
 void t_kill(pid_t pid)
@@ -144,41 +178,96 @@ void t_kill(pid_t pid)
     }
 }
 
-char *t_tmpdir(void)
+void t_freeze(pid_t pid)
 {
-    char tmpl[] = "/tmp/vhu-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
+    int rc = ts_freeze(pid);
 
-    cr_assert_not_null(d, "mkdtemp: %s", strerror(errno));
-    return strdup(d);
+    cr_assert_eq(rc, 0, "stopping process %d: %s", (int)pid, strerror(-rc));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+char *t_tmpdir(void)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
+    const char *base = getenv("TMPDIR");
+    char *d = ts_mkdtemp(base && *base ? base : "/tmp", "vhu-test");
+
+    cr_assert_not_null(d, "mkdtemp: %s", strerror(errno));
+    for (unsigned i = 0; i < MAX_DIRS; i++) {
+        if (!dirs[i]) {
+            dirs[i] = d;
+            return d;
+        }
+    }
+    ts_rmtree(d);
+    g_free(d);
+    cr_assert_fail("more than %d temporary directories at once", MAX_DIRS);
+    return NULL;
 }
 
 void t_rmtree(char *dir)
 {
-    if (dir) {
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-        free(dir);
+    if (!dir) {
+        return;
     }
+    for (unsigned i = 0; i < MAX_DIRS; i++) {
+        if (dirs[i] == dir) {
+            dirs[i] = NULL;
+        }
+    }
+    ts_rmtree(dir);
+    g_free(dir);
 }
 
 char *t_make_image(const char *dir, uint64_t size)
 {
     char *path = g_strdup_printf("%s/disk.raw", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = ts_make_image(path, size, 0);
 
-    cr_assert(fd >= 0 && ftruncate(fd, (off_t)size) == 0, "image %s: %s", path,
-              strerror(errno));
-    close(fd);
+    cr_assert_eq(rc, 0, "image %s: %s", path, strerror(-rc));
     return path;
+}
+
+void t_qsd_start(TQsd *q, uint64_t image_bytes)
+{
+    int rc;
+
+    q->dir = t_tmpdir();
+    q->sock = g_strdup_printf("%s/qsd.sock", q->dir);
+    q->image = t_make_image(q->dir, image_bytes);
+    rc = ts_qsd_spawn(q->image, q->sock, &q->pid);
+    cr_assert_eq(rc, 0, "qemu-storage-daemon: %s", strerror(-rc));
+    child_register(q->pid);
+}
+
+void t_qsd_stop(TQsd *q)
+{
+    if (q->pid > 0) {
+        kill(q->pid, SIGTERM);
+        if (t_reap(q->pid, 10000) < 0) {
+            cr_log_warn("qemu-storage-daemon did not stop on SIGTERM");
+        }
+        q->pid = -1;
+    }
+    g_free(q->sock);
+    g_free(q->image);
+    t_rmtree(q->dir);
+    q->sock = q->image = q->dir = NULL;
+}
+
+int t_qsd_main(int argc, char *argv[])
+{
+    struct criterion_test_set *tests;
+    int result = 0;
+
+    if (!t_qsd_path()) {
+        fprintf(stderr, "qemu-storage-daemon not found: SKIP\n");
+        return 77;
+    }
+    tests = criterion_initialize();
+    if (criterion_handle_args(argc, argv, true)) {
+        result = !criterion_run_all_tests(tests);
+    }
+    criterion_finalize(tests);
+    return result;
 }
 
 int t_count_fds(void)
@@ -303,6 +392,50 @@ void t_dev_poll_until(VhuDev *dev, bool (*cond)(void *), void *arg, int timeout_
         cr_assert(left > 0, "timed out waiting for %s", what);
         dev_pass(dev, NULL, 0, (int)MIN(left, 100));
     }
+}
+
+bool t_dev_is_up(void *dev)
+{
+    return vhu_is_up(dev);
+}
+
+bool t_dev_is_down(void *dev)
+{
+    return !vhu_is_up(dev);
+}
+
+void t_fx_init(TFixture *f, VhuMode mode, unsigned reply_timeout_ms, uint32_t qsize,
+               unsigned nslots, uint64_t image_bytes)
+{
+    memset(f, 0, sizeof(*f));
+    f->dir = t_tmpdir();
+    f->sock = g_strdup_printf("%s/vhu.sock", f->dir);
+    f->image = t_make_image(f->dir, image_bytes);
+    f->dev = t_dev_new(mode, f->sock, reply_timeout_ms);
+    t_dev_listen(f->dev, &f->ev);
+    f->g = tg_new(qsize, nslots);
+    f->pid = -1;
+}
+
+void t_fx_backend_up(TFixture *f, const char *const *extra)
+{
+    GError *err = NULL;
+
+    cr_assert(vhu_open(f->dev, &err), "open: %s", err ? err->message : "");
+    f->pid = t_spawn_backendv(f->sock, f->image, true, extra);
+    t_dev_poll_until(f->dev, t_dev_is_up, f->dev, 10000, "link up");
+}
+
+void t_fx_fini(TFixture *f)
+{
+    vhu_free(f->dev);
+    t_kill(f->pid);
+    tg_free(f->g);
+    g_free(f->sock);
+    g_free(f->image);
+    t_rmtree(f->dir);
+    memset(f, 0, sizeof(*f));
+    f->pid = -1;
 }
 
 static void direct_start(TPath *p, VhuDev *dev, TGuest *g)
@@ -510,6 +643,11 @@ static void run(TBlk *b, const unsigned *order, uint64_t count, bool write, unsi
         if (added) {
             kick(b);
         }
+        if (b->path->progress && inflight) {
+            /* Requests are outstanding for certain here: none is reaped
+             * before the next collect(). */
+            b->path->progress(b->path, b->completed, (unsigned)inflight);
+        }
         extra[nextra++] = (struct pollfd){ .fd = b->g->call_fd, .events = POLLIN };
         if (b->path->pollfds) {
             nextra += b->path->pollfds(b->path, extra + nextra, 8 - nextra);
@@ -519,9 +657,6 @@ static void run(TBlk *b, const unsigned *order, uint64_t count, bool write, unsi
             b->path->dispatch(b->path, extra + 1, nextra - 1);
         }
         inflight -= collect(b);
-        if (b->path->progress) {
-            b->path->progress(b->path, b->completed);
-        }
         if (b->hooks.progress) {
             b->hooks.progress(b, b->hooks.opaque);
         }

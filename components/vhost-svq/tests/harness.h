@@ -37,6 +37,16 @@ VhuVringConfig tg_vring_config(TGuest *g, uint32_t base);
 /* ------------------------------------------------------------------------ */
 /* Processes, files, resources                                               */
 
+/*
+ * Every process started with t_spawn() is SIGKILLed when the test process
+ * ends, however it ends (support.h: ts_spawn()), and t_cleanup() kills and
+ * reaps what the test left running and removes the directories of
+ * t_tmpdir(): it is the .fini of every suite that starts processes
+ * (TestSuite(name, .fini = t_cleanup)), and criterion runs it after a
+ * failed assertion too.
+ */
+void t_cleanup(void);
+
 const char *t_backend_path(void); /* VHU_TEST_BACKEND */
 const char *t_qsd_path(void);     /* VHU_QSD, or NULL when absent */
 /* Spawns @argv (NULL-terminated); fails the test on error. */
@@ -44,8 +54,12 @@ pid_t t_spawn(char *const argv[]);
 /* Waits up to @timeout_ms for @pid; returns its wait status, or -1 after
  * killing it with SIGKILL on timeout. */
 int t_reap(pid_t pid, int timeout_ms);
+/* SIGKILL and reap (nothing for @pid <= 0). */
 void t_kill(pid_t pid);
-/* A fresh directory (removed with t_rmtree), and a file of @size bytes in it. */
+/* Stops @pid and returns once it is stopped (SIGCONT resumes it). */
+void t_freeze(pid_t pid);
+/* A fresh directory (removed with t_rmtree, or by t_cleanup), and a file
+ * of @size bytes in it. */
 char *t_tmpdir(void);
 void t_rmtree(char *dir);
 char *t_make_image(const char *dir, uint64_t size);
@@ -54,9 +68,27 @@ size_t t_heap_in_use(void);
 uint64_t t_rand(uint64_t *state);
 
 /* Spawns the test back-end with @extra arguments appended (NULL-terminated
- * list of strings). */
+ * list of strings; NULL for none). */
+pid_t t_spawn_backendv(const char *socket, const char *image, bool client,
+                       const char *const *extra);
+/* The same with the extra arguments as a NULL-terminated argument list. */
 pid_t t_spawn_backend(const char *socket, const char *image, int client, ...)
     __attribute__((sentinel));
+
+/* qemu-storage-daemon exporting a fresh image as vhost-user-blk. */
+typedef struct TQsd {
+    char *dir;
+    char *sock;
+    char *image;
+    pid_t pid;
+} TQsd;
+
+void t_qsd_start(TQsd *q, uint64_t image_bytes);
+/* SIGTERM, then reaps it (SIGKILL after 10 s); removes the directory. */
+void t_qsd_stop(TQsd *q);
+/* main() of a criterion program that needs qemu-storage-daemon: exits 77
+ * (SKIP) when it is not installed, else runs the tests. */
+int t_qsd_main(int argc, char *argv[]);
 
 /* ------------------------------------------------------------------------ */
 /* Front-end                                                                 */
@@ -77,8 +109,33 @@ void t_dev_listen(VhuDev *dev, TEvents *ev);
  * @timeout_ms; fails the test on timeout. */
 void t_dev_poll_until(VhuDev *dev, bool (*cond)(void *), void *arg, int timeout_ms,
                       const char *what);
+/* Conditions for t_dev_poll_until() on a VhuDev. */
+bool t_dev_is_up(void *dev);
+bool t_dev_is_down(void *dev);
 /* Features the workload accepts from a virtio-blk back-end. */
 #define t_blk_features tg_blk_features
+
+/*
+ * What most tests against the test back-end start from: a temporary
+ * directory with an image and a socket path, a front-end with a listener,
+ * a guest; the back-end is started by the test (@pid, -1 for none).
+ */
+typedef struct TFixture {
+    char *dir;
+    char *sock;
+    char *image;
+    VhuDev *dev;
+    TGuest *g;
+    TEvents ev;
+    pid_t pid;
+} TFixture;
+
+void t_fx_init(TFixture *f, VhuMode mode, unsigned reply_timeout_ms, uint32_t qsize,
+               unsigned nslots, uint64_t image_bytes);
+/* Server mode: opens the front-end, spawns the back-end as a client with
+ * @extra arguments (NULL-terminated, or NULL) and waits for the link. */
+void t_fx_backend_up(TFixture *f, const char *const *extra);
+void t_fx_fini(TFixture *f);
 
 /* ------------------------------------------------------------------------ */
 /* Paths from the guest ring to the back-end                                 */
@@ -93,8 +150,10 @@ struct TPath {
     /* Extra fds for the workload's poll loop, and their dispatch. */
     int (*pollfds)(TPath *p, struct pollfd *pfd, int max);
     void (*dispatch)(TPath *p, const struct pollfd *pfd, int n);
-    /* Called after each batch of completions (e.g. to toggle a mode). */
-    void (*progress)(TPath *p, uint64_t completed);
+    /* Called after each batch of submissions (kicked), before completions
+     * are reaped: @outstanding (>= 1) requests are submitted and not
+     * reaped yet, so a mode toggled here has requests outstanding. */
+    void (*progress)(TPath *p, uint64_t completed, unsigned outstanding);
     void *priv;
 };
 

@@ -30,7 +30,6 @@ static void path_start(TPath *tp, VhuDev *dev, TGuest *g)
               "svq_queue_start: %s", err ? err->message : "");
     cr_assert_eq(svq_queue_is_shadowed(p->svq, 0), p->start_enabled);
     p->next_toggle = p->toggle_every;
-    p->g = g;
 }
 
 static void path_stop(TPath *tp, VhuDev *dev, TGuest *g)
@@ -75,27 +74,27 @@ static void path_dispatch(TPath *tp, const struct pollfd *pfd, int n)
     }
 }
 
-void svq_path_toggle(SvqPath *p)
+/* Switches now, with @outstanding requests submitted and not reaped. */
+static void toggle(SvqPath *p, unsigned outstanding)
 {
     GError *err = NULL;
     bool on = !svq_is_enabled(p->svq);
     bool ok = on ? svq_enable(p->svq, &err) : svq_disable(p->svq, &err);
 
-    if (p->g) {
-        p->inflight_at_toggles += vq_drv_num_inflight(p->g->drv);
-    }
+    p->outstanding_at_toggles += outstanding;
     cr_assert(ok, "toggle %u: %s", p->toggles, err ? err->message : "");
     cr_assert_eq(svq_is_enabled(p->svq), on);
     cr_assert_eq(svq_queue_is_shadowed(p->svq, 0), on);
     p->toggles++;
 }
 
-static void path_progress(TPath *tp, uint64_t completed)
+static void path_progress(TPath *tp, uint64_t completed, unsigned outstanding)
 {
     SvqPath *p = (SvqPath *)tp;
 
     if (p->toggle_every && completed >= p->next_toggle) {
-        svq_path_toggle(p);
+        cr_assert(outstanding > 0, "toggle %u with nothing outstanding", p->toggles);
+        toggle(p, outstanding);
         p->next_toggle = completed + p->toggle_every;
     }
 }

@@ -20,41 +20,16 @@
 #define NBLOCKS 256
 #define TIMEOUT_MS 10000
 
-typedef struct Fixture {
-    char *dir;
-    char *sock;
-    char *image;
-    VhuDev *dev;
-    TGuest *g;
-    TEvents ev;
-    pid_t pid;
-} Fixture;
+/* A reply timeout long enough for any honest reply on a loaded machine,
+ * and a short one for the cases where the back-end stalls on purpose. */
+#define REPLY_MS 5000
+#define STALL_REPLY_MS 2000
+
+typedef TFixture Fixture;
 
 static void fx_init(Fixture *f, VhuMode mode, unsigned reply_timeout_ms)
 {
-    memset(f, 0, sizeof(*f));
-    f->dir = t_tmpdir();
-    f->sock = g_strdup_printf("%s/vhu.sock", f->dir);
-    f->image = t_make_image(f->dir, (uint64_t)NBLOCKS * T_BLOCK);
-    f->dev = t_dev_new(mode, f->sock, reply_timeout_ms);
-    t_dev_listen(f->dev, &f->ev);
-    f->g = tg_new(QSIZE, NSLOTS);
-    f->pid = -1;
-}
-
-static void fx_fini(Fixture *f)
-{
-    vhu_free(f->dev);
-    t_kill(f->pid);
-    tg_free(f->g);
-    g_free(f->sock);
-    g_free(f->image);
-    t_rmtree(f->dir);
-}
-
-static bool is_up(void *arg)
-{
-    return vhu_is_up(arg);
+    t_fx_init(f, mode, reply_timeout_ms, QSIZE, NSLOTS, (uint64_t)NBLOCKS * T_BLOCK);
 }
 
 typedef struct Count {
@@ -76,16 +51,6 @@ static void wait_count(Fixture *f, const unsigned *value, unsigned target, const
     t_dev_poll_until(f->dev, reached, &c, TIMEOUT_MS, what);
 }
 
-/* Server-mode front-end, back-end connecting as a client. */
-static void fx_server_up(Fixture *f)
-{
-    GError *err = NULL;
-
-    cr_assert(vhu_open(f->dev, &err), "open: %s", err ? err->message : "");
-    f->pid = t_spawn_backend(f->sock, f->image, true, NULL);
-    t_dev_poll_until(f->dev, is_up, f->dev, TIMEOUT_MS, "link up");
-}
-
 /* ------------------------------------------------------------------------ */
 /* I/O                                                                       */
 
@@ -94,8 +59,8 @@ Test(backend, server_mode_io)
     Fixture f;
     TBlk *b;
 
-    fx_init(&f, VHU_MODE_SERVER, 5000);
-    fx_server_up(&f);
+    fx_init(&f, VHU_MODE_SERVER, REPLY_MS);
+    t_fx_backend_up(&f, NULL);
     cr_assert_eq(f.ev.ups, 1);
     cr_assert(vhu_get_protocol_features(f.dev) & (1u << VHU_PROTOCOL_F_INFLIGHT_SHMFD));
     t_blk_setup(f.dev, f.g, &t_path_direct, 0);
@@ -111,7 +76,7 @@ Test(backend, server_mode_io)
         cr_assert_eq(st.connections, 1);
     }
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(backend, client_mode_io)
@@ -121,7 +86,7 @@ Test(backend, client_mode_io)
     TBlk *b;
     uint8_t cfg[8];
 
-    fx_init(&f, VHU_MODE_CLIENT, 5000);
+    fx_init(&f, VHU_MODE_CLIENT, REPLY_MS);
     f.pid = t_spawn_backend(f.sock, f.image, false, NULL);
     /* The front-end retries with back-off until the back-end listens. */
     cr_assert(vhu_open(f.dev, &err), "open: %s", err ? err->message : "");
@@ -140,7 +105,7 @@ Test(backend, client_mode_io)
     tblk_round(b, 8);
     tblk_check_image(b);
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(backend, packed_ring_io)
@@ -151,8 +116,8 @@ Test(backend, packed_ring_io)
     uint64_t feat;
     uint32_t base = 0;
 
-    fx_init(&f, VHU_MODE_SERVER, 5000);
-    fx_server_up(&f);
+    fx_init(&f, VHU_MODE_SERVER, REPLY_MS);
+    t_fx_backend_up(&f, NULL);
     feat = t_blk_features(vhu_get_backend_features(f.dev)) | VQ_FEATURE(VQ_F_RING_PACKED);
     cr_assert(vhu_set_features(f.dev, feat, &err), "%s", err ? err->message : "");
     tg_ring_configure(f.g, feat);
@@ -178,7 +143,7 @@ Test(backend, packed_ring_io)
         cr_assert_eq(st.next_avail, (2 * NBLOCKS * 3) % QSIZE, "base %#x", base);
     }
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(backend, without_protocol_features)
@@ -187,10 +152,10 @@ Test(backend, without_protocol_features)
     GError *err = NULL;
     TBlk *b;
 
-    fx_init(&f, VHU_MODE_SERVER, 5000);
+    fx_init(&f, VHU_MODE_SERVER, REPLY_MS);
     cr_assert(vhu_open(f.dev, &err));
     f.pid = t_spawn_backend(f.sock, f.image, true, "--no-protocol", NULL);
-    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up");
+    t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up");
     cr_assert_eq(vhu_get_protocol_features(f.dev), 0);
     cr_assert_eq(vhu_get_backend_queue_num(f.dev), 1);
     t_blk_setup(f.dev, f.g, &t_path_direct, 0);
@@ -206,7 +171,7 @@ Test(backend, without_protocol_features)
         g_clear_error(&err);
     }
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -230,17 +195,11 @@ static void chaos_spawn(Chaos *c, uint64_t completed)
     Fixture *f = c->f;
     char exit_after[32];
     const char *points[] = { "popped", "io", "used" };
-    char *argv[32];
+    const char *extra[16];
     unsigned n = 0;
 
-    argv[n++] = (char *)t_backend_path();
-    argv[n++] = "--socket";
-    argv[n++] = f->sock;
-    argv[n++] = "--file";
-    argv[n++] = f->image;
-    argv[n++] = "--client";
     for (unsigned i = 0; c->extra[i]; i++) {
-        argv[n++] = (char *)c->extra[i];
+        extra[n++] = c->extra[i];
     }
     c->kill_at = UINT64_MAX;
     if (c->seen < c->target) {
@@ -248,17 +207,17 @@ static void chaos_spawn(Chaos *c, uint64_t completed)
             /* The back-end dies by itself inside request N. */
             snprintf(exit_after, sizeof(exit_after), "%llu",
                      (unsigned long long)(1 + t_rand(&c->rng) % 30));
-            argv[n++] = "--exit-after";
-            argv[n++] = exit_after;
-            argv[n++] = "--exit-point";
-            argv[n++] = (char *)points[t_rand(&c->rng) % 3];
+            extra[n++] = "--exit-after";
+            extra[n++] = exit_after;
+            extra[n++] = "--exit-point";
+            extra[n++] = points[t_rand(&c->rng) % 3];
             c->self_exits++;
         } else {
             c->kill_at = completed + 1 + t_rand(&c->rng) % 40;
         }
     }
-    argv[n] = NULL;
-    f->pid = t_spawn(argv);
+    extra[n] = NULL;
+    f->pid = t_spawn_backendv(f->sock, f->image, true, extra);
 }
 
 static void chaos_progress(TBlk *b, void *opaque)
@@ -298,31 +257,13 @@ static void chaos_progress(TBlk *b, void *opaque)
 static void restarts(const char *const *extra, uint64_t seed)
 {
     Fixture f;
-    GError *err = NULL;
     TBlk *b;
     Chaos c = { .f = &f, .rng = seed, .target = 100, .fds_baseline = -1, .extra = extra };
     TBlkHooks hooks = { .progress = chaos_progress, .opaque = &c };
     unsigned rounds = 0;
 
-    fx_init(&f, VHU_MODE_SERVER, 5000);
-    cr_assert(vhu_open(f.dev, &err));
-    {
-        char *argv[16];
-        unsigned n = 0;
-
-        argv[n++] = (char *)t_backend_path();
-        argv[n++] = "--socket";
-        argv[n++] = f.sock;
-        argv[n++] = "--file";
-        argv[n++] = f.image;
-        argv[n++] = "--client";
-        for (unsigned i = 0; extra[i]; i++) {
-            argv[n++] = (char *)extra[i];
-        }
-        argv[n] = NULL;
-        f.pid = t_spawn(argv);
-    }
-    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up");
+    fx_init(&f, VHU_MODE_SERVER, REPLY_MS);
+    t_fx_backend_up(&f, extra);
     t_blk_setup(f.dev, f.g, &t_path_direct, 0);
     b = tblk_new(f.g, f.dev, &t_path_direct, f.image, NBLOCKS, seed);
     tblk_set_hooks(b, &hooks);
@@ -344,10 +285,10 @@ static void restarts(const char *const *extra, uint64_t seed)
                 f.ev.downs, f.ev.fails, c.kills, c.self_exits,
                 (unsigned long long)tblk_completed(b), rounds + 1);
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
-Test(backend, restarts_with_inflight, .timeout = 240)
+Test(backend, restarts_with_inflight)
 {
     /* Out-of-order completion (batches of 8 completed in reverse): only the
      * inflight region makes the restarts exact. */
@@ -356,7 +297,7 @@ Test(backend, restarts_with_inflight, .timeout = 240)
     restarts(extra, 11);
 }
 
-Test(backend, restarts_without_inflight, .timeout = 240)
+Test(backend, restarts_without_inflight)
 {
     /* In-order back-end: the ring resumes from used->idx. */
     static const char *const extra[] = { "--no-inflight", NULL };
@@ -372,8 +313,8 @@ static void refused_on_reconnect(const char *flag, const char *bit, const char *
     Fixture f;
     TBlk *b;
 
-    fx_init(&f, VHU_MODE_SERVER, 5000);
-    fx_server_up(&f);
+    fx_init(&f, VHU_MODE_SERVER, REPLY_MS);
+    t_fx_backend_up(&f, NULL);
     t_blk_setup(f.dev, f.g, &t_path_direct, 0);
     b = tblk_new(f.g, f.dev, &t_path_direct, f.image, NBLOCKS, 5);
     tblk_round(b, 8);
@@ -388,11 +329,11 @@ static void refused_on_reconnect(const char *flag, const char *bit, const char *
     cr_assert_eq(t_reap(f.pid, TIMEOUT_MS), 0, "the refused back-end should see a hang-up");
     /* A complete one is accepted and the I/O continues. */
     f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
-    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up again");
+    t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up again");
     tblk_round(b, 8);
     tblk_check_image(b);
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(backend, drop_feature_on_reconnect)
@@ -415,11 +356,11 @@ static void exit_mid_request(const char *point, bool inflight)
     GError *err = NULL;
     TBlk *b;
 
-    fx_init(&f, VHU_MODE_SERVER, 5000);
+    fx_init(&f, VHU_MODE_SERVER, REPLY_MS);
     cr_assert(vhu_open(f.dev, &err));
     f.pid = t_spawn_backend(f.sock, f.image, true, "--exit-after", "37", "--exit-point", point,
                             inflight ? "--batch" : "--no-inflight", inflight ? "4" : NULL, NULL);
-    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up");
+    t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up");
     t_blk_setup(f.dev, f.g, &t_path_direct, 0);
     b = tblk_new(f.g, f.dev, &t_path_direct, f.image, NBLOCKS, 6);
     {
@@ -434,7 +375,7 @@ static void exit_mid_request(const char *point, bool inflight)
         tblk_check_image(b);
     }
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(backend, exit_after_pop_inflight) { exit_mid_request("popped", true); }
@@ -470,12 +411,12 @@ static const FaultCase handshake_faults[] = {
     { "stall", "SET_OWNER", VHU_ERROR_TIMEOUT, "SET_OWNER: no reply" },
 };
 
-Test(backend, malformed_replies_in_handshake, .timeout = 120)
+Test(backend, malformed_replies_in_handshake)
 {
     Fixture f;
     GError *err = NULL;
 
-    fx_init(&f, VHU_MODE_SERVER, 300);
+    fx_init(&f, VHU_MODE_SERVER, STALL_REPLY_MS);
     cr_assert(vhu_open(f.dev, &err));
     int fds0 = t_count_fds();
 
@@ -499,20 +440,18 @@ Test(backend, malformed_replies_in_handshake, .timeout = 120)
     }
     /* A well-behaved back-end is still accepted. */
     f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
-    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up");
-    fx_fini(&f);
+    t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up");
+    t_fx_fini(&f);
 }
 
 /* Starts I/O with a back-end that misbehaves at @at, returns with the link
  * up and the ring started (unless the fault hits during the start). */
 static void fault_setup(Fixture *f, const char *fault, const char *at)
 {
-    GError *err = NULL;
+    const char *extra[] = { "--fault", fault, "--fault-at", at, NULL };
 
-    fx_init(f, VHU_MODE_SERVER, 300);
-    cr_assert(vhu_open(f->dev, &err));
-    f->pid = t_spawn_backend(f->sock, f->image, true, "--fault", fault, "--fault-at", at, NULL);
-    t_dev_poll_until(f->dev, is_up, f->dev, TIMEOUT_MS, "link up");
+    fx_init(f, VHU_MODE_SERVER, strcmp(fault, "stall") == 0 ? STALL_REPLY_MS : REPLY_MS);
+    t_fx_backend_up(f, extra);
 }
 
 Test(backend, malformed_vring_base)
@@ -541,7 +480,7 @@ Test(backend, malformed_vring_base)
         cr_assert(strstr(f.ev.last_down_msg, "GET_VRING_BASE"), "%s", f.ev.last_down_msg);
         cr_assert_not(vhu_vring_is_started(f.dev, 0));
         tblk_free(b);
-        fx_fini(&f);
+        t_fx_fini(&f);
     }
 }
 
@@ -576,14 +515,14 @@ Test(backend, malformed_inflight_reply)
         cr_assert(vhu_vring_is_started(f.dev, 0));
         t_reap(f.pid, TIMEOUT_MS);
         f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
-        t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up again");
+        t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up again");
         {
             VhuStats st;
 
             vhu_get_stats(f.dev, &st);
             cr_assert(st.has_inflight);
         }
-        fx_fini(&f);
+        t_fx_fini(&f);
     }
 }
 
@@ -599,7 +538,7 @@ Test(backend, config_and_nack_and_unsolicited)
     cr_assert_eq(err->code, VHU_ERROR_PROTOCOL, "%s", err->message);
     g_clear_error(&err);
     cr_assert_eq(f.ev.downs, 1);
-    fx_fini(&f);
+    t_fx_fini(&f);
 
     /* A NACK of SET_MEM_TABLE is the back-end's failure: the link stays. */
     fault_setup(&f, "nack", "SET_MEM_TABLE");
@@ -609,7 +548,7 @@ Test(backend, config_and_nack_and_unsolicited)
     g_clear_error(&err);
     cr_assert(vhu_is_up(f.dev));
     cr_assert_eq(f.ev.downs, 0);
-    fx_fini(&f);
+    t_fx_fini(&f);
 
     /* A message nobody asked for while idle: protocol error, link down. */
     fault_setup(&f, "unsolicited", "SET_MEM_TABLE");
@@ -618,7 +557,7 @@ Test(backend, config_and_nack_and_unsolicited)
     wait_count(&f, &f.ev.downs, 1, "link down");
     cr_assert_eq(f.ev.last_down_code, VHU_ERROR_PROTOCOL, "%s", f.ev.last_down_msg);
     cr_assert(strstr(f.ev.last_down_msg, "unsolicited"), "%s", f.ev.last_down_msg);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -641,6 +580,9 @@ static bool is_down(void *arg)
     return f->ev.downs >= 1;
 }
 
+/* Whatever way a test ends, its back-ends and directories go with it. */
+TestSuite(backend, .fini = t_cleanup);
+
 Test(backend, gsource_client_mode)
 {
     Fixture f;
@@ -648,7 +590,7 @@ Test(backend, gsource_client_mode)
     GMainContext *ctx = g_main_context_new();
     GSource *src;
 
-    fx_init(&f, VHU_MODE_CLIENT, 5000);
+    fx_init(&f, VHU_MODE_CLIENT, REPLY_MS);
     src = vhu_source_new(f.dev);
     g_source_attach(src, ctx);
     g_source_unref(src);
@@ -656,13 +598,13 @@ Test(backend, gsource_client_mode)
     cr_assert(vhu_open(f.dev, &err));
     cr_assert_geq(vhu_get_timeout(f.dev), 0);
     f.pid = t_spawn_backend(f.sock, f.image, false, NULL);
-    iterate_until(ctx, is_up, f.dev);
+    iterate_until(ctx, t_dev_is_up, f.dev);
     cr_assert_eq(f.ev.ups, 1);
     t_kill(f.pid);
     f.pid = -1;
     iterate_until(ctx, is_down, &f);
     cr_assert_eq(f.ev.last_down_code, VHU_ERROR_IO, "%s", f.ev.last_down_msg);
     cr_assert_geq(vhu_get_timeout(f.dev), 0, "no retry scheduled");
-    fx_fini(&f);
+    t_fx_fini(&f);
     g_main_context_unref(ctx);
 }

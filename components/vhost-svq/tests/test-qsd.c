@@ -11,60 +11,14 @@
  */
 #include "harness.h"
 
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #define NBLOCKS 4096u /* 16 MiB image */
 #define NSLOTS 64
 #define QSIZE 256
 #define DEPTH 32
 
-typedef struct Qsd {
-    char *dir;
-    char *sock;
-    char *image;
-    pid_t pid;
-} Qsd;
-
-static void qsd_start(Qsd *q, uint64_t size)
-{
-    char *blockdev, *export;
-
-    q->dir = t_tmpdir();
-    q->sock = g_strdup_printf("%s/qsd.sock", q->dir);
-    q->image = t_make_image(q->dir, size);
-    blockdev = g_strdup_printf("driver=file,node-name=file0,filename=%s", q->image);
-    export = g_strdup_printf("type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,"
-                             "addr.path=%s,writable=on,num-queues=1",
-                             q->sock);
-    {
-        char *argv[] = { (char *)t_qsd_path(), "--blockdev", blockdev, "--export", export, NULL };
-
-        q->pid = t_spawn(argv);
-    }
-    g_free(blockdev);
-    g_free(export);
-}
-
-static void qsd_stop(Qsd *q)
-{
-    if (q->pid > 0) {
-        kill(q->pid, SIGTERM);
-        if (t_reap(q->pid, 10000) < 0) {
-            cr_log_warn("qemu-storage-daemon did not stop on SIGTERM");
-        }
-    }
-    g_free(q->sock);
-    g_free(q->image);
-    t_rmtree(q->dir);
-}
-
 static void qsd_workload(TPath *path)
 {
-    Qsd q;
+    TQsd q;
     VhuDev *dev;
     TGuest *g;
     TEvents ev;
@@ -73,7 +27,7 @@ static void qsd_workload(TPath *path)
     uint8_t cfg[8];
     uint32_t base = 0;
 
-    qsd_start(&q, (uint64_t)NBLOCKS * T_BLOCK);
+    t_qsd_start(&q, (uint64_t)NBLOCKS * T_BLOCK);
     dev = t_dev_new(VHU_MODE_CLIENT, q.sock, 5000);
     t_dev_listen(dev, &ev);
     /* The daemon creates its socket when it is ready: the client retries. */
@@ -107,27 +61,18 @@ static void qsd_workload(TPath *path)
     tblk_free(b);
     vhu_free(dev);
     tg_free(g);
-    qsd_stop(&q);
+    t_qsd_stop(&q);
 }
 
-Test(qsd, direct, .timeout = 120)
+/* Whatever way a test ends, the daemon and the directory go with it. */
+TestSuite(qsd, .fini = t_cleanup);
+
+Test(qsd, direct)
 {
     qsd_workload(&t_path_direct);
 }
 
 int main(int argc, char *argv[])
 {
-    struct criterion_test_set *tests;
-    int result = 0;
-
-    if (!t_qsd_path()) {
-        fprintf(stderr, "qemu-storage-daemon not found: SKIP\n");
-        return 77;
-    }
-    tests = criterion_initialize();
-    if (criterion_handle_args(argc, argv, true)) {
-        result = !criterion_run_all_tests(tests);
-    }
-    criterion_finalize(tests);
-    return result;
+    return t_qsd_main(argc, argv);
 }

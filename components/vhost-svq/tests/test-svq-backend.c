@@ -23,65 +23,29 @@
 #define NBLOCKS 512
 #define TIMEOUT_MS 10000
 
-typedef struct Fixture {
-    char *dir;
-    char *sock;
-    char *image;
-    VhuDev *dev;
-    TGuest *g;
-    TEvents ev;
-    pid_t pid;
-} Fixture;
+/* The reply timeout: long enough for any honest reply on a loaded
+ * machine; shorter where the back-end is frozen on purpose. */
+#define REPLY_MS 5000
+#define FROZEN_REPLY_MS 2000
 
-static bool is_up(void *arg)
-{
-    return vhu_is_up(arg);
-}
-
-static bool is_down(void *arg)
-{
-    return !vhu_is_up(arg);
-}
+typedef TFixture Fixture;
 
 /* A server-mode front-end with the test back-end connected as a client
  * (with @extra arguments, NULL-terminated). */
+static void fx_init_timeout(Fixture *f, uint32_t qsize, unsigned nslots,
+                            const char *const *extra, unsigned reply_ms)
+{
+    t_fx_init(f, VHU_MODE_SERVER, reply_ms, qsize, nslots, (uint64_t)NBLOCKS * T_BLOCK);
+    t_fx_backend_up(f, extra);
+}
+
 static void fx_init(Fixture *f, uint32_t qsize, unsigned nslots, const char *const *extra)
 {
-    GError *err = NULL;
-    char *argv[24];
-    unsigned n = 0;
-
-    memset(f, 0, sizeof(*f));
-    f->dir = t_tmpdir();
-    f->sock = g_strdup_printf("%s/vhu.sock", f->dir);
-    f->image = t_make_image(f->dir, (uint64_t)NBLOCKS * T_BLOCK);
-    f->dev = t_dev_new(VHU_MODE_SERVER, f->sock, 5000);
-    t_dev_listen(f->dev, &f->ev);
-    f->g = tg_new(qsize, nslots);
-    cr_assert(vhu_open(f->dev, &err), "open: %s", err ? err->message : "");
-    argv[n++] = (char *)t_backend_path();
-    argv[n++] = "--socket";
-    argv[n++] = f->sock;
-    argv[n++] = "--file";
-    argv[n++] = f->image;
-    argv[n++] = "--client";
-    for (unsigned i = 0; extra && extra[i] && n < 23; i++) {
-        argv[n++] = (char *)extra[i];
-    }
-    argv[n] = NULL;
-    f->pid = t_spawn(argv);
-    t_dev_poll_until(f->dev, is_up, f->dev, TIMEOUT_MS, "link up");
+    fx_init_timeout(f, qsize, nslots, extra, REPLY_MS);
 }
 
-static void fx_fini(Fixture *f)
-{
-    vhu_free(f->dev);
-    t_kill(f->pid);
-    tg_free(f->g);
-    g_free(f->sock);
-    g_free(f->image);
-    t_rmtree(f->dir);
-}
+/* Whatever way a test ends, its back-ends and directories go with it. */
+TestSuite(svq_backend, .fini = t_cleanup);
 
 static void check_stats(SvqPath *p, uint64_t requests)
 {
@@ -132,7 +96,7 @@ static void workload(const char *const *extra, bool start_enabled, unsigned togg
     }
     p.path.stop(&p.path, f.dev, f.g);
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(svq_backend, on)
@@ -208,7 +172,7 @@ static void layouts(bool guest_packed, bool backend_packed, unsigned toggle_ever
     }
     p.path.stop(&p.path, f.dev, f.g);
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 Test(svq_backend, split_guest_packed_backend)
@@ -401,7 +365,7 @@ Test(svq_backend, dirty_pages_exact)
     cr_assert_eq(got, 0, "direct again: dirty pages %#llx", (unsigned long long)got);
     cr_assert_eq(m.done, 64);
     svq_free(m.svq);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -464,7 +428,7 @@ Test(svq_backend, parking)
     /* Handing the ring back with the guest ring full works too. */
     cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
     svq_free(m.svq);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -557,7 +521,7 @@ Test(svq_backend, error_shapes)
     kill(f.pid, SIGKILL);
     t_reap(f.pid, TIMEOUT_MS);
     f.pid = -1;
-    t_dev_poll_until(f.dev, is_down, f.dev, TIMEOUT_MS, "link down");
+    t_dev_poll_until(f.dev, t_dev_is_down, f.dev, TIMEOUT_MS, "link down");
     cr_assert(!svq_disable(svq, &err));
     cr_assert_eq(err->code, VHU_ERROR_DISCONNECTED);
     cr_assert_str_eq(err->message, "Can't disable shadow vq on vub0: back-end not connected");
@@ -579,7 +543,7 @@ Test(svq_backend, error_shapes)
     g_clear_error(&err);
     svq_free(svq);
     vhu_free(lonely);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -632,7 +596,7 @@ Test(svq_backend, no_leaks_across_cycles)
                       heap0, t_heap_in_use());
         }
     }
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -684,7 +648,7 @@ Test(svq_backend, restarts_while_shadowed)
     cr_log_info("%u kills, %llu requests", r.kills, (unsigned long long)tblk_completed(b));
     p.path.stop(&p.path, f.dev, f.g);
     tblk_free(b);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -752,7 +716,7 @@ Test(svq_backend, loop_callbacks)
     cr_assert_eq(b.n, 2);
     svq_free(svq);
     cr_assert_eq(b.n, 0, "svq_free leaves %u fds watched", b.n);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 typedef struct Ctx {
@@ -815,7 +779,7 @@ Test(svq_backend, gsource)
     svq_free(m.svq);         /* destroys its source */
     g_source_unref(src);
     g_source_unref(vsrc);
-    fx_fini(&f);             /* vhu_free destroys its source */
+    t_fx_fini(&f);             /* vhu_free destroys its source */
     g_main_context_unref(ctx);
 }
 
@@ -881,7 +845,7 @@ Test(svq_backend, hostile_used_entry_breaks_queue)
     }
     /* The back-end freezes; "it" then writes a used entry for an id it was
      * never given, and calls. */
-    kill(f.pid, SIGSTOP);
+    t_freeze(f.pid);
     shadow = find_shadow_region();
     used_off = (used_off + 63) & ~UINT64_C(63);
     cr_assert_eq(vmem_read_le16(f.g->map, f.g->cfg.device_addr + 2, &guest_used_before), 0);
@@ -910,18 +874,11 @@ Test(svq_backend, hostile_used_entry_breaks_queue)
     cr_assert(!vhu_vring_is_started(f.dev, 0));
     cr_assert_eq(broken_calls, 1, "the error function is called once");
     svq_free(m.svq);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
 /* A back-end that stops answering during a switch                           */
-
-static bool link_restored(void *arg)
-{
-    Fixture *f = arg;
-
-    return vhu_is_up(f->dev);
-}
 
 Test(svq_backend, switch_rolls_back_when_backend_hangs)
 {
@@ -931,15 +888,8 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     SvqOptions o;
     SvqStats st;
 
-    fx_init(&f, QSIZE, NSLOTS, NULL);
-    /* Short reply timeout so that a frozen back-end is given up quickly. */
-    vhu_free(f.dev);
-    t_kill(f.pid);
-    f.dev = t_dev_new(VHU_MODE_SERVER, f.sock, 300);
-    t_dev_listen(f.dev, &f.ev);
-    cr_assert(vhu_open(f.dev, &err));
-    f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
-    t_dev_poll_until(f.dev, is_up, f.dev, TIMEOUT_MS, "link up");
+    /* A shorter reply timeout: the frozen back-end is given up sooner. */
+    fx_init_timeout(&f, QSIZE, NSLOTS, NULL, FROZEN_REPLY_MS);
     fx_setup(&f, 0);
     svq_options_init(&o);
     o.vhu = f.dev;
@@ -950,7 +900,7 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     cr_assert(svq_new(&o, &m.svq, &err), "%s", err ? err->message : "");
     cr_assert(svq_queue_start(m.svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
     /* Freeze the back-end with 8 requests in the shadow ring. */
-    kill(f.pid, SIGSTOP);
+    t_freeze(f.pid);
     for (unsigned i = 0; i < 8; i++) {
         cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
     }
@@ -967,9 +917,9 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     cr_assert(svq_queue_is_shadowed(m.svq, 0));
     kill(f.pid, SIGKILL);
     t_reap(f.pid, TIMEOUT_MS);
-    t_dev_poll_until(f.dev, is_down, f.dev, TIMEOUT_MS, "link down");
+    t_dev_poll_until(f.dev, t_dev_is_down, f.dev, TIMEOUT_MS, "link down");
     f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
-    t_dev_poll_until(f.dev, link_restored, &f, TIMEOUT_MS, "link up again");
+    t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up again");
     while (m.inflight) {
         pump(&m);
         mini_collect(&m, 16);
@@ -979,7 +929,7 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     cr_assert_eq(st.completed, 8);
     cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
     svq_free(m.svq);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1039,5 +989,5 @@ Test(svq_backend, hand_back_of_untaken_chains)
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.completed, 8);
     svq_free(m.svq);
-    fx_fini(&f);
+    t_fx_fini(&f);
 }
