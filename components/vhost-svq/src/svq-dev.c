@@ -19,6 +19,7 @@
 
 #define DEFAULT_MAX_QUEUE_SIZE 256u
 #define DEFAULT_DRAIN_TIMEOUT_MS 5000u
+#define DEFAULT_QUIET_MS 50u
 #define AREA_ALIGN 64u
 #define WAIT_MAX_DELAY_US 1000
 
@@ -32,6 +33,7 @@ void svq_options_init(SvqOptions *o)
     o->max_queue_size = DEFAULT_MAX_QUEUE_SIZE;
     o->shadow_gpa = SVQ_DEFAULT_SHADOW_GPA;
     o->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
+    o->quiet_ms = DEFAULT_QUIET_MS;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -420,6 +422,7 @@ bool svq_new(const SvqOptions *opts, SvqDev **ret_svq, GError **errp)
     svq->shadow_gpa = opts->shadow_gpa;
     svq->drain_timeout_ms = opts->drain_timeout_ms ? opts->drain_timeout_ms
                                                    : DEFAULT_DRAIN_TIMEOUT_MS;
+    svq->quiet_ms = opts->quiet_ms;
     svq->enabled = opts->enabled;
     /* A split shadow ring is the larger one (rounded to a power of two). */
     svq->slot_bytes = align_up(ring_layout(false, pow2_ceil(opts->max_queue_size), off), page);
@@ -805,10 +808,9 @@ bool svq_queue_start(SvqDev *svq, unsigned index, const VqConfig *guest, const V
  * qemu-storage-daemon) then signals a call fd it has already closed and
  * stops the whole device. So each switch first lets the back-end finish
  * ("quiesce"): until nothing is in flight, or until no completion came for
- * QUIET_MS (a back-end holding buffers it may never complete, such as a
- * network receive ring), or the drain timeout.
+ * SvqOptions.quiet_ms (a back-end holding buffers it may never complete,
+ * such as a network receive ring), or the drain timeout.
  */
-#define QUIET_MS 50
 
 typedef bool (*DoneFunc)(SvqQueue *q, void *arg);
 
@@ -870,13 +872,17 @@ static bool guest_used_reached(SvqQueue *q, void *arg)
     return guest_used_idx(q) == *(const uint16_t *)arg;
 }
 
-/* Progress of a quiesce: the last count seen and when it changed. */
+/* Progress of a quiesce: the last count seen and when it changed; how
+ * long an unchanged count takes to count as quiet (0: never). */
 typedef struct Quiet {
     uint32_t last;
     int64_t since_us;
+    int64_t quiet_us;
 } Quiet;
 
-/* True when @count is 0, or has not changed for QUIET_MS. */
+#define QUIET_INIT(svq) { .last = UINT32_MAX, .quiet_us = (int64_t)(svq)->quiet_ms * 1000 }
+
+/* True when @count is 0, or has not changed for w->quiet_us. */
 static bool quiet_reached(Quiet *w, uint32_t count)
 {
     int64_t now = g_get_monotonic_time();
@@ -889,7 +895,7 @@ static bool quiet_reached(Quiet *w, uint32_t count)
         w->since_us = now;
         return false;
     }
-    return now - w->since_us >= (int64_t)QUIET_MS * 1000;
+    return w->quiet_us > 0 && now - w->since_us >= w->quiet_us;
 }
 
 /* Split guest ring, directly used by the back-end: chains available and
@@ -952,7 +958,7 @@ static bool enable_queue(SvqQueue *q, GError **errp)
     int rc = 0;
 
     if (vq_config_layout(&q->guest) == VQ_LAYOUT_SPLIT) {
-        Quiet w = { .last = UINT32_MAX };
+        Quiet w = QUIET_INIT(svq);
 
         /* The back-end keeps its call fd meanwhile: the guest is notified. */
         rc = wait_for(q, -1, guest_quiet, &w);
@@ -1064,7 +1070,7 @@ static bool unshadow(SvqQueue *q, bool enable_word, VqState *ret_guest, GError *
     }
     svq_relay_set_paused(q->relay, true);
     {
-        Quiet w = { .last = UINT32_MAX };
+        Quiet w = QUIET_INIT(svq);
 
         rc = wait_for(q, q->shadow_call, shadow_quiet, &w);
         if (rc == -ENOTCONN || svq_relay_is_broken(q->relay)) {

@@ -106,6 +106,7 @@ struct SvqDev {
     uint64_t slot_bytes;
     uint64_t region_bytes;
     unsigned drain_timeout_ms;
+    unsigned quiet_ms;
     bool enabled;
     bool region_added;
 

@@ -24,6 +24,9 @@ static void path_start(TPath *tp, VhuDev *dev, TGuest *g)
     o.guest_map = g->map;
     o.max_queue_size = g->qsize;
     o.enabled = p->start_enabled;
+    if (p->drain_all) {
+        o.quiet_ms = 0;
+    }
     cr_assert(svq_new(&o, &p->svq, &err), "svq_new: %s", err ? err->message : "");
     svq_set_error_func(p->svq, on_error, p);
     cr_assert(svq_queue_start(p->svq, 0, &g->cfg, NULL, g->kick_fd, g->call_fd, &err),

@@ -15,6 +15,7 @@ typedef struct SvqPath {
     TPath path;          /* first: the harness sees this */
     bool start_enabled;
     unsigned toggle_every; /* 0: never toggle */
+    bool drain_all;      /* switches wait for every request (quiet_ms 0) */
     SvqDev *svq;
     uint64_t next_toggle;
     unsigned toggles;

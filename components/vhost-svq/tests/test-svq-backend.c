@@ -252,7 +252,9 @@ static unsigned mini_collect(Mini *m, uint64_t status_off)
     return n;
 }
 
-static SvqDev *mini_svq(Fixture *f, bool enabled)
+/* An SvqDev on ring 0 of @f, started; @tune (may be NULL) adjusts the
+ * options first. */
+static SvqDev *mini_svq_with(Fixture *f, bool enabled, void (*tune)(SvqOptions *o))
 {
     GError *err = NULL;
     SvqOptions o;
@@ -263,10 +265,18 @@ static SvqDev *mini_svq(Fixture *f, bool enabled)
     o.guest_map = f->g->map;
     o.max_queue_size = f->g->qsize;
     o.enabled = enabled;
+    if (tune) {
+        tune(&o);
+    }
     cr_assert(svq_new(&o, &svq, &err), "%s", err ? err->message : "");
     cr_assert(svq_queue_start(svq, 0, &f->g->cfg, NULL, f->g->kick_fd, f->g->call_fd, &err),
               "%s", err ? err->message : "");
     return svq;
+}
+
+static SvqDev *mini_svq(Fixture *f, bool enabled)
+{
+    return mini_svq_with(f, enabled, NULL);
 }
 
 /* Slot pairs of 16 KiB: header page, data page, status page, a page
@@ -988,6 +998,48 @@ Test(svq_backend, hand_back_of_untaken_chains)
     cr_assert_eq(m.done, 16);
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.completed, 8);
+    svq_free(m.svq);
+    t_fx_fini(&f);
+}
+
+/* quiet_ms 0: a switch waits for every request the back-end holds, up to
+ * the drain timeout, then goes on. Untaken chains in a disabled ring never
+ * complete: the switch off takes the whole drain timeout, and still hands
+ * them back. */
+#define DRAIN_MS 300
+
+static void drain_all(SvqOptions *o)
+{
+    o->quiet_ms = 0;
+    o->drain_timeout_ms = DRAIN_MS;
+}
+
+Test(svq_backend, quiet_zero_waits_for_every_request)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    SvqStats st;
+    int64_t t0, waited_ms;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq_with(&f, true, drain_all);
+    cr_assert(vhu_vring_enable(f.dev, 0, false, &err), "%s", err ? err->message : "");
+    submit_reads(&m, 8);
+    svq_queue_poll(m.svq, 0);
+    t0 = g_get_monotonic_time();
+    cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
+    waited_ms = (g_get_monotonic_time() - t0) / 1000;
+    cr_assert_geq(waited_ms, DRAIN_MS, "gave up waiting after %lld ms", (long long)waited_ms);
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.handed_back, 8);
+    cr_assert(vhu_vring_enable(f.dev, 0, true, &err));
+    while (m.inflight) {
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    cr_assert_eq(m.done, 8);
     svq_free(m.svq);
     t_fx_fini(&f);
 }

@@ -46,7 +46,8 @@
  *
  * Switching at run time, per started queue:
  *  - on: let the back-end complete what the guest made available (until
- *    the guest ring has nothing in flight, or no completion came for 50 ms),
+ *    the guest ring has nothing in flight, or no completion came for
+ *    SvqOptions.quiet_ms),
  *    GET_VRING_BASE on the guest ring (vhu_vring_stop()), wait (bounded)
  *    for requests it still had, point it at a fresh shadow ring (kick and
  *    call eventfds of the relay) and continue from the guest's last
@@ -377,6 +378,11 @@ typedef struct SvqDev SvqDev;
  *     the requests it took (default 5000).
  * @enabled: queues start shadowed (default false); needed when the guest
  *     ring's layout differs from the back-end's.
+ * @quiet_ms: a switch stops waiting for the back-end to complete its
+ *     requests before GET_VRING_BASE once none completed for this long
+ *     (default 50: a back-end may hold buffers it never completes, such as
+ *     a network receive ring); 0 waits until none is in flight, at most
+ *     @drain_timeout_ms (block devices, whose requests all complete).
  */
 typedef struct SvqOptions {
     VhuDev *vhu;
@@ -386,6 +392,7 @@ typedef struct SvqOptions {
     uint64_t shadow_gpa;
     unsigned drain_timeout_ms;
     bool enabled;
+    unsigned quiet_ms;
 } SvqOptions;
 
 /**
