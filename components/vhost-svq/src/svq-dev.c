@@ -44,17 +44,17 @@ static void G_GNUC_PRINTF(5, 6)
 switch_error(const SvqDev *svq, GError **errp, bool enable, int code, const char *fmt, ...)
 {
     va_list ap;
-    char *cause;
+    char *prefix;
 
     if (!errp) {
         return;
     }
+    prefix = g_strdup_printf("Can't %s shadow vq on %s", enable ? "enable" : "disable",
+                             svq_get_name(svq));
     va_start(ap, fmt);
-    cause = g_strdup_vprintf(fmt, ap);
+    vhu_error_vset(errp, code, prefix, fmt, ap);
     va_end(ap);
-    g_set_error(errp, VHU_ERROR, code, "Can't %s shadow vq on %s: %s",
-                enable ? "enable" : "disable", svq_get_name(svq), cause);
-    g_free(cause);
+    g_free(prefix);
 }
 
 /* The message of a front-end error without its "NAME: " prefix. */
@@ -77,20 +77,30 @@ static void switch_error_from(const SvqDev *svq, GError **errp, bool enable, uns
     g_error_free(err);
 }
 
+/* The switch error for a lost back-end (-ENOTCONN, or @rc 0) or one that
+ * kept its requests beyond the drain timeout (-ETIMEDOUT). */
+static void switch_error_wait(const SvqDev *svq, GError **errp, bool enable, unsigned index,
+                              int rc)
+{
+    if (rc == -ETIMEDOUT) {
+        switch_error(svq, errp, enable, SVQ_ERROR_BUSY,
+                     "queue %u: the back-end did not complete its requests within %u ms",
+                     index, svq->drain_timeout_ms);
+    } else {
+        switch_error(svq, errp, enable, VHU_ERROR_DISCONNECTED,
+                     "queue %u: the back-end went away", index);
+    }
+}
+
+/* Sets "NAME: MESSAGE". */
 static void G_GNUC_PRINTF(4, 5)
 dev_error(const SvqDev *svq, GError **errp, int code, const char *fmt, ...)
 {
     va_list ap;
-    char *msg;
 
-    if (!errp) {
-        return;
-    }
     va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
+    vhu_error_vset(errp, code, svq ? svq_get_name(svq) : "svq", fmt, ap);
     va_end(ap);
-    g_set_error(errp, VHU_ERROR, code, "%s: %s", svq ? svq_get_name(svq) : "svq", msg);
-    g_free(msg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -963,8 +973,7 @@ static bool enable_queue(SvqQueue *q, GError **errp)
         /* The back-end keeps its call fd meanwhile: the guest is notified. */
         rc = wait_for(q, -1, guest_quiet, &w);
         if (rc == -ENOTCONN) {
-            switch_error(svq, errp, true, VHU_ERROR_DISCONNECTED,
-                         "queue %u: the back-end went away", q->index);
+            switch_error_wait(svq, errp, true, q->index, -ENOTCONN);
             return false;
         }
         rc = 0;
@@ -978,8 +987,7 @@ static bool enable_queue(SvqQueue *q, GError **errp)
     }
     if (!vhu_is_up(svq->vhu)) {
         restore_direct(q, base);
-        switch_error(svq, errp, true, VHU_ERROR_DISCONNECTED,
-                     "queue %u: the back-end went away", q->index);
+        switch_error_wait(svq, errp, true, q->index, -ENOTCONN);
         return false;
     }
     if (!guest_state_from_base(&q->guest, base, &st)) {
@@ -1008,14 +1016,7 @@ static bool enable_queue(SvqQueue *q, GError **errp)
     }
     if (rc < 0) {
         restore_direct(q, base);
-        if (rc == -ETIMEDOUT) {
-            switch_error(svq, errp, true, SVQ_ERROR_BUSY,
-                         "queue %u: the back-end did not complete its requests within %u ms",
-                         q->index, svq->drain_timeout_ms);
-        } else {
-            switch_error(svq, errp, true, VHU_ERROR_DISCONNECTED,
-                         "queue %u: the back-end went away", q->index);
-        }
+        switch_error_wait(svq, errp, true, q->index, rc);
         return false;
     }
     if (!shadow_start(q, &st, &err)) {
@@ -1080,8 +1081,7 @@ static bool unshadow(SvqQueue *q, bool enable_word, VqState *ret_guest, GError *
                 switch_error(svq, errp, enable_word, SVQ_ERROR_BROKEN, "queue %u: %s",
                              q->index, svq_relay_error_text(q->relay));
             } else {
-                switch_error(svq, errp, enable_word, VHU_ERROR_DISCONNECTED,
-                             "queue %u: the back-end went away", q->index);
+                switch_error_wait(svq, errp, enable_word, q->index, -ENOTCONN);
             }
             return false;
         }
@@ -1093,8 +1093,7 @@ static bool unshadow(SvqQueue *q, bool enable_word, VqState *ret_guest, GError *
     }
     if (!vhu_is_up(svq->vhu)) {
         restore_shadow(q, base);
-        switch_error(svq, errp, enable_word, VHU_ERROR_DISCONNECTED,
-                     "queue %u: the back-end went away", q->index);
+        switch_error_wait(svq, errp, enable_word, q->index, -ENOTCONN);
         return false;
     }
     if (vq_state_from_vring_base(vq_config_layout(&q->shadow), base, &hb.backend) < 0) {
@@ -1106,14 +1105,7 @@ static bool unshadow(SvqQueue *q, bool enable_word, VqState *ret_guest, GError *
     rc = wait_for(q, q->shadow_call, hand_back_done, &hb);
     if (rc < 0) {
         restore_shadow(q, base);
-        if (rc == -ETIMEDOUT) {
-            switch_error(svq, errp, enable_word, SVQ_ERROR_BUSY,
-                         "queue %u: the back-end did not complete its requests within %u ms",
-                         q->index, svq->drain_timeout_ms);
-        } else {
-            switch_error(svq, errp, enable_word, VHU_ERROR_DISCONNECTED,
-                         "queue %u: the back-end went away", q->index);
-        }
+        switch_error_wait(svq, errp, enable_word, q->index, rc);
         return false;
     }
     if (hb.rc < 0) {

@@ -3,6 +3,7 @@
 #ifndef VHOST_SVQ_SVQ_PRIVATE_H
 #define VHOST_SVQ_SVQ_PRIVATE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -74,6 +75,11 @@ struct SvqRelay {
 
     SvqStats stats;
 };
+
+/* vhu-proto.c: sets *@errp (unless NULL) to "@prefix: " and @fmt formatted,
+ * in the VHU_ERROR domain. */
+void vhu_error_vset(GError **errp, int code, const char *prefix, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(4, 0);
 
 /* svq-relay.c */
 void svq_relay_break(SvqRelay *r, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -3,6 +3,7 @@
 #ifndef VHOST_SVQ_VHU_PRIVATE_H
 #define VHOST_SVQ_VHU_PRIVATE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -142,6 +143,10 @@ void vhu_notify_link_up(VhuDev *dev);
 void vhu_notify_connect_failed(VhuDev *dev, const GError *err);
 bool vhu_listeners_restore_base(VhuDev *dev, unsigned index, uint32_t *ret_base);
 
+/* Sets *@errp (unless @errp is NULL) to "@prefix: " and @fmt formatted, in
+ * the VHU_ERROR domain (the svq_ codes follow the vhu_ ones there). */
+void vhu_error_vset(GError **errp, int code, const char *prefix, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(4, 0);
 /* Sets an error prefixed with the device name. */
 void vhu_set_error(const VhuDev *dev, GError **errp, VhuError code, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);

@@ -63,19 +63,25 @@ int64_t vhu_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void vhu_set_error(const VhuDev *dev, GError **errp, VhuError code, const char *fmt, ...)
+void vhu_error_vset(GError **errp, int code, const char *prefix, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *msg;
 
     if (!errp) {
         return;
     }
-    va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(errp, VHU_ERROR, code, "%s: %s", dev ? dev->name : VHU_DEFAULT_NAME, msg);
+    g_set_error(errp, VHU_ERROR, code, "%s: %s", prefix, msg);
     g_free(msg);
+}
+
+void vhu_set_error(const VhuDev *dev, GError **errp, VhuError code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vhu_error_vset(errp, code, dev ? dev->name : VHU_DEFAULT_NAME, fmt, ap);
+    va_end(ap);
 }
 
 bool vhu_has_proto(const VhuDev *dev, unsigned bit)
