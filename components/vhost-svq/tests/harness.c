@@ -238,6 +238,18 @@ void t_qsd_start(TQsd *q, uint64_t image_bytes)
     child_register(q->pid);
 }
 
+VhuDev *t_qsd_connect(TQsd *q, TEvents *ev)
+{
+    VhuDev *dev = t_dev_new(VHU_MODE_CLIENT, q->sock, 5000);
+    GError *err = NULL;
+
+    t_dev_listen(dev, ev);
+    /* The daemon creates its socket when it is ready: the client retries. */
+    cr_assert(vhu_open(dev, &err), "open: %s", err ? err->message : "");
+    cr_assert(vhu_wait_link_up(dev, 10000, &err), "%s", err ? err->message : "");
+    return dev;
+}
+
 void t_qsd_stop(TQsd *q)
 {
     if (q->pid > 0) {

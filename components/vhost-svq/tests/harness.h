@@ -109,6 +109,9 @@ void t_dev_listen(VhuDev *dev, TEvents *ev);
  * @timeout_ms; fails the test on timeout. */
 void t_dev_poll_until(VhuDev *dev, bool (*cond)(void *), void *arg, int timeout_ms,
                       const char *what);
+/* A client-mode front-end ("vub0") connected to qemu-storage-daemon, link
+ * up, its events counted in @ev. */
+VhuDev *t_qsd_connect(TQsd *q, TEvents *ev);
 /* Conditions for t_dev_poll_until() on a VhuDev. */
 bool t_dev_is_up(void *dev);
 bool t_dev_is_down(void *dev);

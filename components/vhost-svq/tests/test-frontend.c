@@ -384,48 +384,46 @@ Test(frontend, malformed_replies)
     }
 }
 
+/* A front-end (reply timeout @timeout_ms) attached to a socket whose peer
+ * wrote @len bytes of @bytes and, with @hangup, closed its side: the
+ * handshake fails with @code and a message containing @text. */
+static void attach_fails(unsigned timeout_ms, const void *bytes, size_t len, bool hangup,
+                         int code, const char *text)
+{
+    VhuDev *dev = fd_dev(timeout_ms, VHU_PROTOCOL_FEATURES_SUPPORTED, 1);
+    GError *err = NULL;
+    int fe, be;
+
+    pair_sockets(&fe, &be);
+    if (len) {
+        cr_assert_eq(write(be, bytes, len), (ssize_t)len);
+    }
+    if (hangup) {
+        shutdown(be, SHUT_WR);
+    }
+    cr_assert_not(vhu_attach_fd(dev, fe, &err));
+    cr_assert_eq(err->code, code, "%s", err->message);
+    cr_assert(strstr(err->message, text), "%s", err->message);
+    g_clear_error(&err);
+    vhu_free(dev);
+    close(be);
+}
+
 Test(frontend, timeout_and_hangup)
 {
     GError *err = NULL;
     VhuDev *dev;
-    int fe, be;
+    VhuMsgHeader h = { 1, 5, 8 };
+    uint8_t half_payload[sizeof(h) + 4];
 
     /* Nothing at all: timeout. */
-    dev = fd_dev(50, VHU_PROTOCOL_FEATURES_SUPPORTED, 1);
-    pair_sockets(&fe, &be);
-    cr_assert_not(vhu_attach_fd(dev, fe, &err));
-    cr_assert_eq(err->code, VHU_ERROR_TIMEOUT, "%s", err->message);
-    cr_assert(strstr(err->message, "within 50 ms"), "%s", err->message);
-    g_clear_error(&err);
-    vhu_free(dev);
-    close(be);
-
+    attach_fails(50, NULL, 0, false, VHU_ERROR_TIMEOUT, "within 50 ms");
     /* Half a header, then nothing: timeout, not a hang. */
-    dev = fd_dev(50, VHU_PROTOCOL_FEATURES_SUPPORTED, 1);
-    pair_sockets(&fe, &be);
-    cr_assert_eq(write(be, "\1\0\0\0\5", 5), 5);
-    cr_assert_not(vhu_attach_fd(dev, fe, &err));
-    cr_assert_eq(err->code, VHU_ERROR_TIMEOUT, "%s", err->message);
-    g_clear_error(&err);
-    vhu_free(dev);
-    close(be);
-
+    attach_fails(50, "\1\0\0\0\5", 5, false, VHU_ERROR_TIMEOUT, "within 50 ms");
     /* Half a payload then hang-up: I/O error. */
-    dev = fd_dev(1000, VHU_PROTOCOL_FEATURES_SUPPORTED, 1);
-    pair_sockets(&fe, &be);
-    {
-        VhuMsgHeader h = { 1, 5, 8 };
-
-        cr_assert_eq(write(be, &h, sizeof(h)), (ssize_t)sizeof(h));
-        cr_assert_eq(write(be, "abcd", 4), 4);
-    }
-    shutdown(be, SHUT_WR);
-    cr_assert_not(vhu_attach_fd(dev, fe, &err));
-    cr_assert_eq(err->code, VHU_ERROR_IO, "%s", err->message);
-    cr_assert(strstr(err->message, "hung up"), "%s", err->message);
-    g_clear_error(&err);
-    vhu_free(dev);
-    close(be);
+    memcpy(half_payload, &h, sizeof(h));
+    memcpy(half_payload + sizeof(h), "abcd", 4);
+    attach_fails(1000, half_payload, sizeof(half_payload), true, VHU_ERROR_IO, "hung up");
 
     /* Not a socket at all. */
     dev = fd_dev(50, VHU_PROTOCOL_FEATURES_SUPPORTED, 1);

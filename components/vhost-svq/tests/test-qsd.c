@@ -5,9 +5,7 @@
  * and read back through a virtio-queue driver on the guest ring, every block
  * verified, the image checked at the end. Exits 77 (SKIP) when
  * qemu-storage-daemon is not installed.
- *
- * The workload runs over a TPath; the shadow virtqueue's variants (on, off,
- * toggled) call qsd_workload() with their own paths.
+ * test-svq-qsd.c runs the same workload through the shadow virtqueue.
  */
 #include "harness.h"
 
@@ -28,11 +26,7 @@ static void qsd_workload(TPath *path)
     uint32_t base = 0;
 
     t_qsd_start(&q, (uint64_t)NBLOCKS * T_BLOCK);
-    dev = t_dev_new(VHU_MODE_CLIENT, q.sock, 5000);
-    t_dev_listen(dev, &ev);
-    /* The daemon creates its socket when it is ready: the client retries. */
-    cr_assert(vhu_open(dev, &err), "open: %s", err ? err->message : "");
-    cr_assert(vhu_wait_link_up(dev, 10000, &err), "%s", err ? err->message : "");
+    dev = t_qsd_connect(&q, &ev);
     cr_assert(vhu_get_protocol_features(dev) & (1u << VHU_PROTOCOL_F_CONFIG));
     cr_assert(vhu_get_config(dev, 0, cfg, sizeof(cfg), &err), "%s", err ? err->message : "");
     cr_assert_eq(vmem_le64_to_cpu(cfg), (uint64_t)NBLOCKS * T_BLOCK / T_SECTOR,

@@ -21,7 +21,6 @@ static void qsd_workload(SvqPath *p, unsigned rounds)
     TGuest *g;
     TEvents ev;
     TBlk *b;
-    GError *err = NULL;
     SvqStats st;
 
     /* libvhost-user drops the connection when a request completes after
@@ -29,10 +28,7 @@ static void qsd_workload(SvqPath *p, unsigned rounds)
      * daemon is on a loaded machine. */
     p->drain_all = true;
     t_qsd_start(&q, (uint64_t)NBLOCKS * T_BLOCK);
-    dev = t_dev_new(VHU_MODE_CLIENT, q.sock, 5000);
-    t_dev_listen(dev, &ev);
-    cr_assert(vhu_open(dev, &err), "open: %s", err ? err->message : "");
-    cr_assert(vhu_wait_link_up(dev, 10000, &err), "%s", err ? err->message : "");
+    dev = t_qsd_connect(&q, &ev);
     g = tg_new(QSIZE, NSLOTS);
     t_blk_setup(dev, g, &p->path, 0);
     b = tblk_new(g, dev, &p->path, q.image, NBLOCKS, 42);

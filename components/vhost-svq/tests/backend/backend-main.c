@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "vhost-svq/vhost-user.h"
 
 static void usage(void)
 {
@@ -61,30 +62,7 @@ static uint32_t parse_request(const char *s)
         return (uint32_t)parse_num(s);
     }
     for (uint32_t r = 1; r < _VHU_REQ_MAX; r++) {
-        /* The names the front-end uses, without a link-time dependency. */
-        static const char *const names[] = {
-            [VHU_REQ_GET_FEATURES] = "GET_FEATURES",
-            [VHU_REQ_SET_FEATURES] = "SET_FEATURES",
-            [VHU_REQ_SET_OWNER] = "SET_OWNER",
-            [VHU_REQ_SET_MEM_TABLE] = "SET_MEM_TABLE",
-            [VHU_REQ_SET_VRING_NUM] = "SET_VRING_NUM",
-            [VHU_REQ_SET_VRING_ADDR] = "SET_VRING_ADDR",
-            [VHU_REQ_SET_VRING_BASE] = "SET_VRING_BASE",
-            [VHU_REQ_GET_VRING_BASE] = "GET_VRING_BASE",
-            [VHU_REQ_SET_VRING_KICK] = "SET_VRING_KICK",
-            [VHU_REQ_SET_VRING_CALL] = "SET_VRING_CALL",
-            [VHU_REQ_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-            [VHU_REQ_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-            [VHU_REQ_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-            [VHU_REQ_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-            [VHU_REQ_GET_CONFIG] = "GET_CONFIG",
-            [VHU_REQ_SET_CONFIG] = "SET_CONFIG",
-            [VHU_REQ_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
-            [VHU_REQ_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
-            [VHU_REQ_SET_STATUS] = "SET_STATUS",
-            [VHU_REQ_GET_STATUS] = "GET_STATUS",
-        };
-        if (r < sizeof(names) / sizeof(names[0]) && names[r] && strcmp(names[r], s) == 0) {
+        if (strcmp(vhu_request_name(r), s) == 0) {
             return r;
         }
     }
