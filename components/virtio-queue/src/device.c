@@ -75,8 +75,11 @@ struct VqDevQueue {
     uint32_t next_used;    /* published used index (split) / position (packed) */
     uint32_t staged;       /* packed: used entries staged, not yet published */
     /* --- the rest --- */
-    uint32_t staged_descs; /* packed: descriptors they return */
     uint32_t shadow_avail; /* split: avail->idx as last read */
+    uint32_t staged_descs; /* packed: descriptors the staged entries return;
+                              not next to staged, so that the compiler does
+                              not zero both with one wide store that the
+                              next add_used then reads half of */
     uint32_t kick_event;   /* last avail_event / packed event desc we wrote */
     uint32_t signal_pending; /* entries (split) / positions (packed) published
                                 since the last vq_dev_should_notify() */
@@ -1190,7 +1193,11 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
     if (VQ_UNLIKELY(ndescs == 0 || ndescs > q->size)) {
         return -EINVAL;
     }
-    if (VQ_UNLIKELY(ndescs > q->held - q->staged_descs || q->staged >= q->size)) {
+    /* Counters read once and written back with plain stores: the stores
+     * below may alias them for the compiler, which then cannot turn the
+     * updates into read-modify-writes of memory (slow to chain). */
+    uint32_t staged = q->staged, staged_descs = q->staged_descs;
+    if (VQ_UNLIKELY(ndescs > q->held - staged_descs || staged >= q->size)) {
         return -ENOSPC;
     }
     uint8_t *d = q->desc + 16ull * q->stage_used;
@@ -1200,20 +1207,20 @@ static int add_used(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
     if (len) {
         flags |= VQ_DESC_F_WRITE;
     }
-    q->stage_pos[q->staged] = (uint16_t)q->stage_used;
-    q->stage_flags[q->staged] = flags;
-    q->staged++;
+    q->stage_pos[staged] = (uint16_t)q->stage_used;
+    q->stage_flags[staged] = flags;
+    q->staged = staged + 1;
     uint32_t pos = q->stage_used + ndescs;
     if (pos >= q->size) {
         pos -= q->size;
         q->stage_wrap = !q->stage_wrap;
     }
     q->stage_used = pos;
-    q->staged_descs += ndescs;
+    q->staged_descs = staged_descs + ndescs;
     return 0;
 }
 
-int vq_dev_add_used_id(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
+HOT int vq_dev_add_used_id(VqDevQueue *q, uint16_t id, uint16_t ndescs, uint32_t len)
 {
     int rc = usable(q);
     if (rc < 0) {
@@ -1364,7 +1371,7 @@ HOT int vq_dev_add_used_batch(VqDevQueue *q, const VqElem *elems, const uint32_t
     return 0;
 }
 
-int vq_dev_publish(VqDevQueue *q)
+HOT int vq_dev_publish(VqDevQueue *q)
 {
     int rc = usable(q);
     if (VQ_UNLIKELY(rc < 0)) {
@@ -1391,6 +1398,7 @@ int vq_dev_publish(VqDevQueue *q)
     if (n == 0) {
         return 0;
     }
+    uint32_t held = q->held; /* read before the stores, see add_used() */
     /* Later entries first, the first one last: the driver polls the first
      * position only, so it sees the whole batch at once. */
     for (uint32_t i = 1; i < n; i++) {
@@ -1406,7 +1414,7 @@ int vq_dev_publish(VqDevQueue *q)
     }
     q->next_used = q->stage_used;
     q->used_wrap = q->stage_wrap;
-    q->held -= span;
+    q->held = held - span;
     q->staged = 0;
     q->staged_descs = 0;
     return (int)n;
