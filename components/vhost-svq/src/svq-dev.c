@@ -232,6 +232,19 @@ static void drain_fd(int fd)
     }
 }
 
+/* A used buffer notification for the guest: the VMM's function when it
+ * installed one, else the guest's call eventfd. */
+static void notify_guest(SvqQueue *q)
+{
+    SvqDev *svq = q->svq;
+
+    if (svq->notify_fn) {
+        svq->notify_fn(svq, q->index, svq->notify_opaque);
+    } else {
+        signal_fd(q->guest_call);
+    }
+}
+
 /* A queue broke: keep why, stop watching it, tell the VMM once. */
 static void report_broken(SvqQueue *q)
 {
@@ -258,7 +271,7 @@ static void apply(SvqQueue *q, int rc)
         /* What was relayed before the violation is valid: let both sides
          * look (spurious notifications are harmless). */
         signal_fd(q->shadow_kick);
-        signal_fd(q->guest_call);
+        notify_guest(q);
         if (svq_relay_is_broken(q->relay)) {
             report_broken(q);
         }
@@ -268,7 +281,7 @@ static void apply(SvqQueue *q, int rc)
         signal_fd(q->shadow_kick);
     }
     if (rc & SVQ_NOTIFY_GUEST) {
-        signal_fd(q->guest_call);
+        notify_guest(q);
     }
 }
 
@@ -293,6 +306,35 @@ void svq_dispatch(SvqDev *svq, int fd)
             apply(q, svq_relay_complete(q->relay));
             return;
         }
+    }
+}
+
+void svq_queue_kick(SvqDev *svq, unsigned index)
+{
+    SvqQueue *q;
+
+    if (!svq || index >= svq->num_queues) {
+        return;
+    }
+    q = &svq->queues[index];
+    if (!q->started) {
+        return;
+    }
+    if (!q->shadowed) {
+        /* The back-end watches the guest's kick eventfd itself. */
+        signal_fd(q->guest_kick);
+        return;
+    }
+    if (q->watched) {
+        apply(q, svq_relay_forward(q->relay));
+    }
+}
+
+void svq_set_notify_func(SvqDev *svq, SvqNotifyFunc fn, void *opaque)
+{
+    if (svq) {
+        svq->notify_fn = fn;
+        svq->notify_opaque = fn ? opaque : NULL;
     }
 }
 
@@ -1025,7 +1067,7 @@ static bool enable_queue(SvqQueue *q, GError **errp)
         return false;
     }
     /* Completions written while we waited were not signalled. */
-    signal_fd(q->guest_call);
+    notify_guest(q);
     q->switches++;
     return true;
 }

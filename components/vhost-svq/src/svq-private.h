@@ -126,6 +126,8 @@ struct SvqDev {
 
     SvqErrorFunc error_fn;
     void *error_opaque;
+    SvqNotifyFunc notify_fn;   /* instead of the guest's call eventfd */
+    void *notify_opaque;
 
     SvqRegistry *registry; /* the one it is in, or NULL */
     SvqQueue *queues;

@@ -1043,3 +1043,77 @@ Test(svq_backend, quiet_zero_waits_for_every_request)
     svq_free(m.svq);
     t_fx_fini(&f);
 }
+
+/* ------------------------------------------------------------------------ */
+/* A VMM that calls in (svq_queue_kick) and is called (svq_set_notify_func) */
+
+static void count_notify(SvqDev *svq, unsigned index, void *opaque)
+{
+    (void)svq;
+    cr_assert_eq(index, 0);
+    (*(unsigned *)opaque)++;
+}
+
+Test(svq_backend, vmm_calls_in)
+{
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    unsigned notifies = 0;
+    SvqStats st;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq(&f, true);
+    svq_set_notify_func(m.svq, count_notify, &notifies);
+    /* Nothing to do for a bad queue. */
+    svq_queue_kick(NULL, 0);
+    svq_queue_kick(m.svq, 1);
+    for (unsigned round = 0; round < 20; round++) {
+        bool shadowed = svq_queue_is_shadowed(m.svq, 0);
+        unsigned before = notifies;
+
+        /* The guest's notify: the VMM's handler calls in (no kick eventfd
+         * write of its own; direct, svq_queue_kick() writes it for the
+         * back-end). */
+        for (unsigned i = 0; i < 4; i++) {
+            cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, round * 4 + i, i), 0);
+        }
+        m.inflight += 4;
+        if (vq_drv_should_kick(f.g->drv) == 1) {
+            svq_queue_kick(m.svq, 0);
+        }
+        while (m.inflight) {
+            eventfd_t v;
+
+            pump(&m);
+            if (shadowed) {
+                cr_assert(eventfd_read(f.g->call_fd, &v) < 0 && errno == EAGAIN,
+                          "round %u: the guest's call eventfd was written", round);
+            }
+            mini_collect(&m, 16);
+        }
+        if (shadowed) {
+            cr_assert_gt(notifies, before, "round %u: the guest was not notified", round);
+        } else {
+            cr_assert_eq(notifies, before, "round %u: direct rings notify by eventfd", round);
+        }
+        if (round % 5 == 4) {
+            bool ok = shadowed ? svq_disable(m.svq, &err) : svq_enable(m.svq, &err);
+
+            cr_assert(ok, "%s", err ? err->message : "");
+        }
+    }
+    cr_assert_eq(m.done, 80);
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.completed, 40, "%llu relayed", (unsigned long long)st.completed);
+    /* Back to the eventfd. */
+    svq_set_notify_func(m.svq, NULL, NULL);
+    submit_reads(&m, 4);
+    while (m.inflight) {
+        pump(&m);
+        mini_collect(&m, 16);
+    }
+    svq_free(m.svq);
+    t_fx_fini(&f);
+}

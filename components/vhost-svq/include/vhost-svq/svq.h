@@ -88,7 +88,7 @@ extern "C" {
 
 /** SVQ_VERSION_*: the version of this header (the component's version). */
 #define SVQ_VERSION_MAJOR 0
-#define SVQ_VERSION_MINOR 2
+#define SVQ_VERSION_MINOR 3
 #define SVQ_VERSION_MICRO 0
 
 /* ------------------------------------------------------------------------ */
@@ -644,6 +644,47 @@ unsigned svq_get_fds(const SvqDev *svq, int *fds, unsigned max);
  * and the error function is called.
  */
 void svq_dispatch(SvqDev *svq, int fd);
+
+/**
+ * svq_queue_kick:
+ * @svq: the set.
+ * @index: the queue.
+ *
+ * The guest notified queue @index. A VMM that traps the guest's notify
+ * itself (an MMIO or PIO write handler) calls this from the handler
+ * instead of writing the guest's kick eventfd, and so saves the eventfd
+ * round trip through its event loop: shadowed, the guest's chains are
+ * forwarded at once and the back-end is kicked when its suppression rules
+ * ask for it; direct, the guest's kick eventfd (the back-end's) is
+ * signalled. Nothing happens for a bad index, a queue that is not started
+ * or one that is broken. Same thread rules as svq_dispatch().
+ */
+void svq_queue_kick(SvqDev *svq, unsigned index);
+
+/**
+ * SvqNotifyFunc:
+ * @svq: the set.
+ * @index: the queue.
+ * @opaque: the value given to svq_set_notify_func().
+ *
+ * A used buffer notification for the guest on a shadowed queue (raise its
+ * interrupt). Called from svq_dispatch(), svq_queue_kick(),
+ * svq_queue_poll() and the switches; it must not call back into @svq.
+ */
+typedef void (*SvqNotifyFunc)(SvqDev *svq, unsigned index, void *opaque);
+
+/**
+ * svq_set_notify_func:
+ * @svq: the set.
+ * @fn: the function, or NULL to go back to the eventfd.
+ * @opaque: passed to @fn.
+ *
+ * Shadowed queues notify the guest by calling @fn instead of writing the
+ * guest's call eventfd (a VMM that injects the interrupt itself saves the
+ * eventfd round trip). Direct queues are not affected: their back-end
+ * writes the guest's call eventfd.
+ */
+void svq_set_notify_func(SvqDev *svq, SvqNotifyFunc fn, void *opaque);
 
 /**
  * svq_queue_poll:
