@@ -185,16 +185,10 @@ void bench_qsd_stop(BenchQsd *q)
 
 VhuDev *bench_dev(VhuMode mode, const char *path, unsigned queue_size)
 {
-    VhuOptions o;
-    VhuDev *dev = NULL;
     GError *err = NULL;
+    VhuDev *dev = ts_dev_new(mode, path, "bench", 0, queue_size, &err);
 
-    vhu_options_init(&o);
-    o.mode = mode;
-    o.path = path;
-    o.name = "bench";
-    o.queue_size = queue_size;
-    if (!vhu_new(&o, &dev, &err) || !vhu_open(dev, &err)) {
+    if (!dev || !vhu_open(dev, &err)) {
         bench_die_err("front-end", err);
     }
     return dev;

@@ -308,16 +308,10 @@ size_t t_heap_in_use(void)
 
 VhuDev *t_dev_new(VhuMode mode, const char *path, unsigned reply_timeout_ms)
 {
-    VhuOptions o;
-    VhuDev *dev = NULL;
     GError *err = NULL;
+    VhuDev *dev = ts_dev_new(mode, path, "vub0", reply_timeout_ms, 0, &err);
 
-    vhu_options_init(&o);
-    o.mode = mode;
-    o.path = path;
-    o.name = "vub0";
-    o.reply_timeout_ms = reply_timeout_ms;
-    cr_assert(vhu_new(&o, &dev, &err), "vhu_new: %s", err ? err->message : "");
+    cr_assert_not_null(dev, "vhu_new: %s", err ? err->message : "");
     return dev;
 }
 

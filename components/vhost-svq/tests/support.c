@@ -280,3 +280,25 @@ int ts_qsd_spawn(const char *image, const char *sock, pid_t *ret_pid)
     g_free(export);
     return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Front-end                                                                 */
+
+VhuDev *ts_dev_new(VhuMode mode, const char *path, const char *name, unsigned reply_timeout_ms,
+                   unsigned queue_size, GError **errp)
+{
+    VhuOptions o;
+    VhuDev *dev = NULL;
+
+    vhu_options_init(&o);
+    o.mode = mode;
+    o.path = path;
+    o.name = name;
+    if (reply_timeout_ms) {
+        o.reply_timeout_ms = reply_timeout_ms;
+    }
+    if (queue_size) {
+        o.queue_size = queue_size;
+    }
+    return vhu_new(&o, &dev, errp) ? dev : NULL;
+}

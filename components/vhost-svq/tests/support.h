@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vhost-svq/vhost-user.h"
+
 /*
  * Starts @argv[0] (a path) with @argv; stdin, stdout and stderr are
  * inherited. The child gets SIGKILL as soon as the calling thread ends
@@ -63,6 +65,12 @@ const char *ts_qsd_path(void);
  * an error of ts_spawn().
  */
 int ts_qsd_spawn(const char *image, const char *sock, pid_t *ret_pid);
+
+/* A front-end named @name in @mode on @path with the default options but
+ * @reply_timeout_ms and @queue_size (0: the defaults); NULL with @errp set
+ * on error. */
+VhuDev *ts_dev_new(VhuMode mode, const char *path, const char *name, unsigned reply_timeout_ms,
+                   unsigned queue_size, GError **errp);
 
 /* splitmix64: the next value of the sequence in *@state. */
 uint64_t ts_rand(uint64_t *state);
