@@ -798,8 +798,10 @@ static bool check_connected(VhuDev *dev, GError **errp)
     return true;
 }
 
-static bool check_config_args(VhuDev *dev, uint32_t offset, const void *buf, uint32_t len,
-                              GError **errp)
+/* Checks a config access and starts its message (@msg zeroed, offset
+ * and size set). */
+static bool config_msg_init(VhuDev *dev, VhuConfigMsg *msg, uint32_t offset, const void *buf,
+                            uint32_t len, GError **errp)
 {
     if (!check_connected(dev, errp)) {
         return false;
@@ -814,6 +816,9 @@ static bool check_config_args(VhuDev *dev, uint32_t offset, const void *buf, uin
                       "the back-end does not offer its configuration space (no CONFIG)");
         return false;
     }
+    memset(msg, 0, sizeof(*msg));
+    msg->offset = offset;
+    msg->size = len;
     return true;
 }
 
@@ -823,12 +828,9 @@ bool vhu_get_config(VhuDev *dev, uint32_t offset, void *buf, uint32_t len, GErro
     VhuReply reply;
     GError *err = NULL;
 
-    if (!check_config_args(dev, offset, buf, len, errp)) {
+    if (!config_msg_init(dev, &msg, offset, buf, len, errp)) {
         return false;
     }
-    memset(&msg, 0, sizeof(msg));
-    msg.offset = offset;
-    msg.size = len;
     if (!vhu_send(dev, VHU_REQ_GET_CONFIG, false, &msg, VHU_CONFIG_HDR_SIZE + len, NULL, 0,
                   &err) ||
         !vhu_recv_reply(dev, VHU_REQ_GET_CONFIG, &reply, &err)) {
@@ -856,12 +858,9 @@ bool vhu_set_config(VhuDev *dev, uint32_t offset, const void *buf, uint32_t len,
     VhuConfigMsg msg;
     GError *err = NULL;
 
-    if (!check_config_args(dev, offset, buf, len, errp)) {
+    if (!config_msg_init(dev, &msg, offset, buf, len, errp)) {
         return false;
     }
-    memset(&msg, 0, sizeof(msg));
-    msg.offset = offset;
-    msg.size = len;
     msg.flags = flags;
     memcpy(msg.region, buf, len);
     if (!vhu_request_ack(dev, VHU_REQ_SET_CONFIG, &msg, VHU_CONFIG_HDR_SIZE + len, NULL, 0,
