@@ -385,9 +385,12 @@ static void *mt_writer(void *arg)
             case 0:
                 rc = vmem_write_le64(w->m, g, v);
                 break;
-            case 1:
-                rc = vmem_write(w->m, g, &v, sizeof(v));
+            case 1: {
+                uint8_t le[8]; /* guest memory holds little-endian values */
+                vmem_cpu_to_le64(le, v);
+                rc = vmem_write(w->m, g, le, sizeof(le));
                 break;
+            }
             case 2: {
                 uint8_t *h = vmem_translate_ptr(w->m, g, 8);
                 rc = h ? 0 : -EFAULT;
