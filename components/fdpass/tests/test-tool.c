@@ -40,15 +40,27 @@ static const char *tool(void)
  * becomes descriptor CHILD_SOCK_FD in the child. */
 static void run(Run *r, int child_fd, const char *const *args)
 {
-    const char *argv[8] = { tool() };
+    const char *argv[16];
     posix_spawn_file_actions_t fa;
     int out[2], st;
-    size_t len = 0, n = 1;
+    size_t len = 0, n = 0;
     pid_t pid;
+    /* A cross build run under qemu-user cannot exec the target binary
+     * directly: FDPASS_SEND_WRAPPER holds the emulator command line
+     * ("qemu-ppc64 -L /usr/powerpc64-linux-gnu"), split at spaces. */
+    char wrapper[256] = "";
+    const char *w = getenv("FDPASS_SEND_WRAPPER");
 
-    while (args[n - 1] && n < 7) {
-        argv[n] = args[n - 1];
-        n++;
+    if (w && *w) {
+        snprintf(wrapper, sizeof(wrapper), "%s", w);
+        for (char *save = NULL, *tok = strtok_r(wrapper, " ", &save); tok && n < 6;
+             tok = strtok_r(NULL, " ", &save)) {
+            argv[n++] = tok;
+        }
+    }
+    argv[n++] = tool();
+    for (size_t i = 0; args[i] && n < 15; i++) {
+        argv[n++] = args[i];
     }
     argv[n] = NULL;
     cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
@@ -58,7 +70,7 @@ static void run(Run *r, int child_fd, const char *const *args)
     if (child_fd >= 0) {
         posix_spawn_file_actions_adddup2(&fa, child_fd, CHILD_SOCK_FD);
     }
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0,
+    cr_assert_eq(posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0,
                  "spawn %s", argv[0]);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
