@@ -22,6 +22,8 @@ packages=(
   gcc-powerpc64-linux-gnu gcc-powerpc64le-linux-gnu
   # real vhost-user-blk peer for the vhost-svq tests
   qemu-system-common
+  # big-endian check (tests/bigendian): the data-plane suites under qemu-ppc64
+  qemu-user
 )
 
 missing=()
