@@ -128,8 +128,9 @@ static inline uint32_t split_busy(const VqDevQueue *q)
 
 /* Split: recomputes avail_stop from what is known available (shadow) and the
  * room left for chains in flight. Both shrink by one per pop, so a pop keeps
- * it valid; it changes when the shadow index is refreshed and when used
- * entries are published. */
+ * it valid. It grows when the shadow index is refreshed (recomputed there)
+ * and when used entries are published (not recomputed: a stale, lower
+ * avail_stop only sends the next pop to the general path, which does it). */
 static inline void split_update_stop(VqDevQueue *q)
 {
     uint32_t avail = (uint16_t)(q->shadow_avail - q->next_avail);
@@ -1391,7 +1392,8 @@ HOT int vq_dev_publish(VqDevQueue *q)
         q->signal_pending = q->signal_pending == PENDING_UNKNOWN ? PENDING_UNKNOWN
                                                                  : q->signal_pending + n;
         q->next_used = q->stage_used;
-        split_update_stop(q); /* room for n more chains */
+        /* avail_stop stays: publishing only adds room, and the pop that
+         * reaches avail_stop recomputes it (slow path). */
         return (int)n;
     }
     uint32_t n = q->staged;
