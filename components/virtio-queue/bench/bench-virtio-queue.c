@@ -316,7 +316,7 @@ static void bench_pop_batch(bool packed, bool cached, const char *name)
 
 /* Diagnostic rows for the 1-descriptor pop rows: the library alone (no
  * consumer loop), and the consumer loop alone over 128 popped chains. The
- * pop rows above cost about the sum of the two. */
+ * pop rows above include both (overlapped: their sum is an upper bound). */
 static uint64_t pop_body_no_consumer(void *opaque, uint64_t iters)
 {
     PopCtx *c = opaque;
