@@ -11,7 +11,7 @@ packages=(
   # fuzzing and the sanitizer build with clang
   clang libclang-rt-14-dev
   # tests
-  libcriterion-dev python3
+  libcriterion-dev python3 gcovr
   # control-plane components
   libglib2.0-dev libjson-glib-dev
   # spapr
