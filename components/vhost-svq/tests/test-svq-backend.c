@@ -450,7 +450,7 @@ Test(svq_backend, error_shapes)
     GError *err = NULL;
     SvqRegistry *reg = svq_registry_new();
     SvqOptions o;
-    SvqDev *svq;
+    SvqDev *svq, *other;
     VhuDev *lonely;
 
     fx_init(&f, QSIZE, NSLOTS, NULL);
@@ -538,20 +538,49 @@ Test(svq_backend, error_shapes)
     g_clear_error(&err);
     cr_assert(svq_queue_is_shadowed(svq, 0));
 
-    /* Freed while in the registry: it leaves it. */
-    svq_free(svq);
-    cr_assert_null(svq_registry_lookup(reg, "vub0"));
-    svq_registry_free(reg);
-
     /* A front-end that never connected: no features, so nothing starts. */
     lonely = t_dev_new(VHU_MODE_SERVER, f.sock, 1000);
     svq_options_init(&o);
     o.vhu = lonely;
     o.guest_map = f.g->map;
-    cr_assert(svq_new(&o, &svq, &err), "%s", err ? err->message : "");
-    cr_assert(!svq_queue_start(svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
+    cr_assert(svq_new(&o, &other, &err), "%s", err ? err->message : "");
+    cr_assert(!svq_queue_start(other, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
     g_clear_error(&err);
+
+    /* Registry rules: one set per name, NULLs refused, remove and add again. */
+    cr_assert(!svq_registry_add(reg, other, &err)); /* also "vub0" */
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    cr_assert_str_eq(err->message, "vub0: another device has this name");
+    g_clear_error(&err);
+    cr_assert(!svq_registry_add(NULL, other, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    cr_assert(!svq_registry_add(reg, NULL, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    svq_registry_remove(reg, other); /* not in it: ignored */
+    cr_assert_eq(svq_registry_lookup(reg, "vub0"), svq);
+    svq_registry_remove(reg, svq);
+    cr_assert_null(svq_registry_lookup(reg, "vub0"));
+    cr_assert(svq_registry_add(reg, other, &err), "%s", err ? err->message : "");
+    cr_assert_eq(svq_registry_lookup(reg, "vub0"), other);
+    cr_assert(svq_registry_add(reg, svq, &err) == false);
+    g_clear_error(&err);
+
+    /* A registry freed with a set in it: the set forgets it and can join another. */
+    svq_registry_free(reg);
+    reg = svq_registry_new();
+    cr_assert(svq_registry_add(reg, other, &err), "%s", err ? err->message : "");
+    cr_assert(svq_registry_add(reg, svq, &err) == false);
+    g_clear_error(&err);
+
+    /* Freed while in the registry: it leaves it. */
+    svq_free(other);
+    cr_assert_null(svq_registry_lookup(reg, "vub0"));
+    cr_assert(svq_registry_add(reg, svq, &err), "%s", err ? err->message : "");
     svq_free(svq);
+    cr_assert_null(svq_registry_lookup(reg, "vub0"));
+    svq_registry_free(reg);
     vhu_free(lonely);
     t_fx_fini(&f);
 }
