@@ -917,6 +917,82 @@ Test(svq_backend, hostile_used_entry_breaks_queue)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A change of the guest map's layout (svq_remap)                            */
+
+static char remap_error[256];
+static unsigned remap_errors;
+
+static void note_error(SvqDev *svq, unsigned index, const GError *error, void *opaque)
+{
+    (void)svq;
+    (void)opaque;
+    cr_assert_eq(index, 0);
+    cr_assert_eq(error->code, SVQ_ERROR_BROKEN);
+    snprintf(remap_error, sizeof(remap_error), "%s", error->message);
+    remap_errors++;
+}
+
+/* Four reads through the shadowed ring, all completed. */
+static void four_reads(Mini *m)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        cr_assert_eq(tg_submit(m->f->g, i, T_BLK_T_IN, i, i), 0);
+    }
+    m->inflight = 4;
+    cr_assert_eq(tg_kick(m->f->g), 0);
+    while (m->inflight) {
+        pump(m);
+        mini_collect(m, 16);
+    }
+}
+
+Test(svq_backend, remap_after_layout_change)
+{
+    const uint64_t hotplug_gpa = UINT64_C(1) << 40;
+    Fixture f;
+    Mini m = { .f = &f };
+    GError *err = NULL;
+    SvqStats st;
+
+    fx_init(&f, QSIZE, NSLOTS, NULL);
+    fx_setup(&f, 0);
+    m.svq = mini_svq(&f, true);
+    svq_set_error_func(m.svq, note_error, NULL);
+    svq_remap(NULL); /* ignored */
+    four_reads(&m);
+
+    /* Memory hot-plugged and unplugged: the relay follows, nothing breaks. */
+    cr_assert_eq(vmem_map_add_memfd(f.g->map, hotplug_gpa, 1 << 20, "hotplug", 0), 0);
+    cr_assert(vhu_set_mem_table(f.dev, f.g->map, &err), "%s", err ? err->message : "");
+    svq_remap(m.svq);
+    four_reads(&m);
+    cr_assert_eq(vmem_map_remove(f.g->map, hotplug_gpa), 0);
+    cr_assert(vhu_set_mem_table(f.dev, f.g->map, &err), "%s", err ? err->message : "");
+    svq_remap(m.svq);
+    four_reads(&m);
+    svq_queue_get_stats(m.svq, 0, &st);
+    cr_assert_eq(st.completed, 12);
+    cr_assert_eq(remap_errors, 0, "%s", remap_error);
+    cr_assert_null(svq_queue_get_error(m.svq, 0));
+
+    /* The RAM that holds the guest ring goes away: the queue breaks, once,
+     * and is no longer watched; nothing reads the unmapped ring. */
+    cr_assert_eq(vmem_map_remove(f.g->map, 0), 0);
+    svq_remap(m.svq);
+    svq_remap(m.svq);
+    cr_assert_eq(remap_errors, 1);
+    cr_assert(g_str_has_prefix(remap_error, "vub0: queue 0: "), "%s", remap_error);
+    cr_assert_not_null(svq_queue_get_error(m.svq, 0));
+    {
+        int fds[2];
+
+        cr_assert_eq(svq_get_fds(m.svq, fds, 2), 0, "a broken queue is no longer watched");
+    }
+    svq_free(m.svq);
+    t_fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------ */
 /* A back-end that stops answering during a switch                           */
 
 Test(svq_backend, switch_rolls_back_when_backend_hangs)
