@@ -280,6 +280,68 @@ Test(frontend, handshake_with_protocol_features)
     close(be);
 }
 
+Test(frontend, status_and_reset)
+{
+    const uint64_t proto = (UINT64_C(1) << VHU_PROTOCOL_F_STATUS) |
+                           (UINT64_C(1) << VHU_PROTOCOL_F_RESET_DEVICE);
+    VhuDev *dev = fd_dev(200, proto, 1);
+    GError *err = NULL;
+    uint8_t st = 0;
+    int fe, be;
+    Sent m;
+
+    pair_sockets(&fe, &be);
+    put_u64(be, VHU_REQ_GET_FEATURES, V1 | PROTO_BIT);
+    put_u64(be, VHU_REQ_GET_PROTOCOL_FEATURES, VHU_PROTOCOL_FEATURES_SUPPORTED);
+    cr_assert(vhu_attach_fd(dev, fe, &err), "%s", err ? err->message : "");
+    take_expect(be, VHU_REQ_GET_FEATURES, &m);
+    take_expect(be, VHU_REQ_GET_PROTOCOL_FEATURES, &m);
+    take_expect(be, VHU_REQ_SET_PROTOCOL_FEATURES, &m);
+    cr_assert_eq(sent_u64(&m), proto);
+    take_expect(be, VHU_REQ_SET_OWNER, &m);
+    expect_none(be);
+
+    /* SET_STATUS goes out; GET_STATUS reads the byte back. */
+    cr_assert(vhu_set_status(dev, 0x0f, &err), "%s", err ? err->message : "");
+    take_expect(be, VHU_REQ_SET_STATUS, &m);
+    cr_assert_eq(sent_u64(&m), 0x0fu);
+    put_u64(be, VHU_REQ_GET_STATUS, 0x0f);
+    cr_assert(vhu_get_status(dev, &st, &err), "%s", err ? err->message : "");
+    cr_assert_eq(st, 0x0f);
+    take_expect(be, VHU_REQ_GET_STATUS, &m);
+    cr_assert_not(vhu_get_status(dev, NULL, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    expect_none(be);
+
+    /* A reset sends RESET_DEVICE and forgets the features: they can be set again. */
+    cr_assert(vhu_set_features(dev, V1, &err), "%s", err ? err->message : "");
+    take_expect(be, VHU_REQ_SET_FEATURES, &m);
+    cr_assert(vhu_reset(dev, &err), "%s", err ? err->message : "");
+    take_expect(be, VHU_REQ_RESET_DEVICE, &m);
+    cr_assert_eq(m.hdr.size, 0u);
+    cr_assert(vhu_set_features(dev, V1, &err), "%s", err ? err->message : "");
+    take_expect(be, VHU_REQ_SET_FEATURES, &m);
+    cr_assert_not(vhu_reset(NULL, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    expect_none(be);
+
+    /* A status that is not a byte is a protocol error: the connection ends. */
+    put_u64(be, VHU_REQ_GET_STATUS, 0x100);
+    st = 0x5a;
+    cr_assert_not(vhu_get_status(dev, &st, &err));
+    cr_assert_eq(err->code, VHU_ERROR_PROTOCOL, "%s", err->message);
+    cr_assert(strstr(err->message, "GET_STATUS: 0x100 is not a byte"), "%s", err->message);
+    g_clear_error(&err);
+    cr_assert_eq(st, 0x5a, "nothing stored on error");
+    cr_assert_not(vhu_is_up(dev));
+    cr_assert_not(vhu_set_status(dev, 1, &err));
+    g_clear_error(&err);
+    vhu_free(dev);
+    close(be);
+}
+
 Test(frontend, protocol_features_limited_by_options)
 {
     VhuDev *dev = fd_dev(200, UINT64_C(1) << VHU_PROTOCOL_F_CONFIG, 1);
