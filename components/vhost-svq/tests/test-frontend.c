@@ -342,6 +342,39 @@ Test(frontend, status_and_reset)
     close(be);
 }
 
+Test(frontend, backend_that_does_not_read)
+{
+    VhuDev *dev = fd_dev(200, UINT64_C(1) << VHU_PROTOCOL_F_STATUS, 1);
+    GError *err = NULL;
+    int fe, be, small = 4096;
+    unsigned sent = 0;
+    Sent m;
+
+    pair_sockets(&fe, &be);
+    cr_assert_eq(setsockopt(fe, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    put_u64(be, VHU_REQ_GET_FEATURES, V1 | PROTO_BIT);
+    put_u64(be, VHU_REQ_GET_PROTOCOL_FEATURES, VHU_PROTOCOL_FEATURES_SUPPORTED);
+    cr_assert(vhu_attach_fd(dev, fe, &err), "%s", err ? err->message : "");
+    take_expect(be, VHU_REQ_GET_FEATURES, &m);
+    take_expect(be, VHU_REQ_GET_PROTOCOL_FEATURES, &m);
+    take_expect(be, VHU_REQ_SET_PROTOCOL_FEATURES, &m);
+    take_expect(be, VHU_REQ_SET_OWNER, &m);
+    /* Requests that need no reply, until the socket is full: the send
+     * waits for the reply timeout, then gives up and the link goes down. */
+    while (sent < 100000 && vhu_set_status(dev, (uint8_t)sent, &err)) {
+        sent++;
+    }
+    cr_assert_not_null(err, "%u requests sent to a back-end that reads none", sent);
+    cr_assert(sent > 0);
+    cr_assert_eq(err->code, VHU_ERROR_TIMEOUT, "%s", err->message);
+    cr_assert(strstr(err->message, "SET_STATUS: back-end does not read its socket (200 ms)"),
+              "%s", err->message);
+    g_clear_error(&err);
+    cr_assert_not(vhu_is_up(dev));
+    vhu_free(dev);
+    close(be);
+}
+
 Test(frontend, protocol_features_limited_by_options)
 {
     VhuDev *dev = fd_dev(200, UINT64_C(1) << VHU_PROTOCOL_F_CONFIG, 1);
