@@ -897,6 +897,71 @@ Test(frontend, server_refuses_to_replace_a_file)
     t_rmtree(dir);
 }
 
+Test(frontend, open_and_attach_mistakes)
+{
+    char *dir = t_tmpdir();
+    char *file = g_strdup_printf("%s/file", dir);
+    char *below_file = g_strdup_printf("%s/file/vhu.sock", dir);
+    char *sock = g_strdup_printf("%s/vhu.sock", dir);
+    int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    GError *err = NULL;
+    VhuDev *dev;
+    int fe, be, fe2, be2;
+
+    close(fd);
+    cr_assert_not(vhu_open(NULL, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+
+    /* Client mode: a path that cannot become a socket is an error at once
+     * (no retry); a path where nobody listens yet is retried. */
+    dev = t_dev_new(VHU_MODE_CLIENT, below_file, 200);
+    cr_assert_not(vhu_open(dev, &err));
+    cr_assert_eq(err->code, VHU_ERROR_SOCKET, "%s", err->message);
+    cr_assert(strstr(err->message, "Not a directory"), "%s", err->message);
+    g_clear_error(&err);
+    vhu_free(dev);
+    dev = t_dev_new(VHU_MODE_CLIENT, sock, 200);
+    cr_assert(vhu_open(dev, &err), "%s", err ? err->message : "");
+    cr_assert_not(vhu_is_up(dev));
+    vhu_free(dev);
+
+    /* Server mode: opening twice. */
+    dev = t_dev_new(VHU_MODE_SERVER, sock, 200);
+    cr_assert(vhu_open(dev, &err), "%s", err ? err->message : "");
+    cr_assert_not(vhu_open(dev, &err));
+    cr_assert_eq(err->code, VHU_ERROR_STATE);
+    g_clear_error(&err);
+    vhu_free(dev);
+
+    /* Handing over descriptors: bad arguments, and a second back-end while
+     * one is connected (the descriptor handed over is closed either way). */
+    dev = fd_dev(200, 0, 1);
+    cr_assert_not(vhu_attach_fd(NULL, -1, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    cr_assert_not(vhu_attach_fd(dev, -1, &err));
+    cr_assert_eq(err->code, VHU_ERROR_INVALID);
+    g_clear_error(&err);
+    pair_sockets(&fe, &be);
+    put_u64(be, VHU_REQ_GET_FEATURES, V1);
+    cr_assert(vhu_attach_fd(dev, fe, &err), "%s", err ? err->message : "");
+    pair_sockets(&fe2, &be2);
+    cr_assert_not(vhu_attach_fd(dev, fe2, &err));
+    cr_assert_eq(err->code, VHU_ERROR_STATE);
+    g_clear_error(&err);
+    cr_assert_eq(fcntl(fe2, F_GETFD), -1, "the refused descriptor is closed");
+    cr_assert_eq(errno, EBADF);
+    cr_assert(vhu_is_up(dev));
+    vhu_free(dev);
+    close(be);
+    close(be2);
+    g_free(file);
+    g_free(below_file);
+    g_free(sock);
+    t_rmtree(dir);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Client mode back-off                                                      */
 
