@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm-demo: the workspace's main job until minivmm exists.
+ * vmm-demo: the workspace's main job until minivmm exists, a VMM skeleton
+ * in four stages, each checked:
+ *   1. vm-memory + fdpass: guest RAM in a memfd shared with a back-end process
+ *   2. virtio-queue: a split virtqueue in that RAM, driver here, device there
+ *      (demo-virtq.c)
+ *   3. spapr + xive: a pseries machine, its device tree, the XIVE boot hcalls
+ *      and one interrupt delivered (demo-spapr.c)
+ *   4. qmp: a QMP server and a client passing an fd (demo-qmp.c)
  *
- * Guest RAM lives in a memfd region (vm-memory). Its fd is passed to a second
+ * Stage 1: guest RAM lives in a memfd region (vm-memory). Its fd is passed to a second
  * process over a unix socket (fdpass), as a VMM passes guest RAM to a
  * vhost-user back-end. That "back-end" maps the fd into its own map, reads a
  * request the VMM wrote in little-endian, and writes a reply. The VMM then
@@ -13,18 +20,21 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "fdpass/fdpass.h"
-#include "vm-memory/vm-memory.h"
 
 #define RAM_BASE 0x0ULL
-#define RAM_SIZE (16ULL << 20)
+#define RAM_SIZE DEMO_RAM_SIZE
 #define REQ_GPA 0x1000ULL  /* request: le32 magic, le32 count, le64 values[count] */
 #define REPLY_GPA 0x5000ULL /* reply: le64 sum, written by the back-end */
 #define MAGIC 0x766d6d21u  /* "vmm!" */
@@ -33,13 +43,25 @@ struct region_msg {
     uint64_t gpa, size, offset;
 };
 
-static int fail(const char *what, int rc)
+int demo_fail(const char *fmt, ...)
 {
-    fprintf(stderr, "vmm-demo: %s: %s\n", what, strerror(-rc));
+    va_list ap;
+    fflush(stdout);
+    fputs("vmm-demo: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
     return 1;
 }
 
-/* The second process: maps guest RAM from the fd it receives. */
+static int fail(const char *what, int rc)
+{
+    return demo_fail("%s: %s", what, strerror(-rc));
+}
+
+/* The second process: maps guest RAM from the fd it receives, answers the
+ * stage 1 request, then serves the virtqueue of stage 2. */
 static int backend(int sock)
 {
     struct region_msg msg;
@@ -77,12 +99,17 @@ static int backend(int sock)
            msg.size >> 20, count);
     fflush(stdout);
     rc = vmem_write_le64(map, REPLY_GPA, sum);
-    vmem_map_free(map);
     uint8_t done = 1;
     if (rc == 0) {
         rc = fdpass_send(sock, &done, 1, NULL, 0);
     }
-    return rc < 0 ? fail("back-end: reply", rc) : 0;
+    if (rc < 0) {
+        vmem_map_free(map);
+        return fail("back-end: reply", rc);
+    }
+    rc = demo_virtq_device(sock, map);
+    vmem_map_free(map);
+    return rc;
 }
 
 int main(void)
@@ -95,6 +122,7 @@ int main(void)
     if (rc < 0) {
         return fail("create guest RAM", rc);
     }
+    printf("== 1. vm-memory + fdpass: guest RAM in a memfd, shared with a back-end process\n");
     VMemRegionInfo info;
     vmem_map_region_info(ram, 0, &info);
     printf("vmm: guest RAM [0x%" PRIx64 ", 0x%" PRIx64 ") in memfd %d\n", info.gpa,
@@ -125,6 +153,7 @@ int main(void)
         return fail("fork", -errno);
     }
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the VMM */
         close(sv[0]);
         _exit(backend(sv[1]));
     }
@@ -137,11 +166,8 @@ int main(void)
     uint8_t done = 0;
     size_t nfds = 0;
     ssize_t n = fdpass_recv(sv[0], &done, 1, NULL, 0, &nfds);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (n != 1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "vmm-demo: back-end failed\n");
-        return 1;
+    if (n != 1) {
+        return demo_fail("back-end failed");
     }
     /* The back-end wrote through its own mapping: record it, as a VMM does
      * when a used buffer comes back. */
@@ -153,9 +179,25 @@ int main(void)
     printf("vmm: reply 0x%016" PRIx64 " (expected 0x%016" PRIx64 ")\n", sum, expect);
     printf("vmm: dirty pages in the first 256 KiB: 0x%016" PRIx64 " (page %d)\n", bitmap[0],
            __builtin_ctzll(bitmap[0] | (1ULL << 63)));
-    vmem_map_free(ram);
+    if (sum != expect || bitmap[0] != (1ULL << (REPLY_GPA >> VMEM_PAGE_SHIFT))) {
+        return demo_fail("stage 1: wrong reply or dirty bitmap");
+    }
+
+    unsigned virtq_done = 0;
+    rc = demo_virtq_driver(sv[0], ram, &virtq_done);
     close(sv[0]);
-    bool ok = sum == expect && bitmap[0] == (1ULL << (REPLY_GPA >> VMEM_PAGE_SHIFT));
-    printf("vmm-demo: %s\n", ok ? "OK" : "FAILED");
-    return ok ? 0 : 1;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+        rc = demo_fail("back-end exited with status 0x%x", (unsigned)status);
+    }
+    if (rc == 0) {
+        rc = demo_spapr(ram);
+    }
+    if (rc == 0) {
+        rc = demo_qmp(virtq_done);
+    }
+    vmem_map_free(ram);
+    printf("vmm-demo: %s\n", rc == 0 ? "OK" : "FAILED");
+    return rc == 0 ? 0 : 1;
 }
