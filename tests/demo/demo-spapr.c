@@ -51,8 +51,9 @@ static void on_line(void *opaque, uint32_t vcpu, XiveLine line, bool level)
     Demo *d = opaque;
     d->line_changes++;
     d->line = level;
-    printf("vmm: vCPU %u external interrupt line %s%s\n", vcpu, level ? "raised" : "lowered",
-           line == XIVE_LINE_OS ? "" : " (HV line?)");
+    printf("vmm: vCPU %u %s line %s\n", vcpu,
+           line == XIVE_LINE_OS ? "external interrupt" : "hypervisor interrupt",
+           level ? "raised" : "lowered");
 }
 
 /* vCPU @vcpu executes "sc 1": r3 = opcode, r4.. = args; r4..r7 out. */
@@ -172,7 +173,9 @@ static int xive_demo(Demo *d, uint32_t lisn)
            "%" PRIu64 ", PQ now %" PRIu64 ", CPPR back to 0xff\n", ack, ack & 0xff, eoi, pq);
     if (entry != (0x80000000u | EISN) || ack != (0x8000u | PRIO) || eoi != 0 ||
         pq != XIVE_ESB_RESET || d->line_changes != 2 || d->line) {
-        return demo_fail("XIVE delivery: %d line changes, line %d", d->line_changes, d->line);
+        return demo_fail("XIVE delivery: entry 0x%08x ack 0x%" PRIx64 " eoi %" PRIu64 " pq %" PRIu64
+                         ", %d line changes, line %d (want 0x%08x 0x%x 0 0, 2, 0)", entry, ack,
+                         eoi, pq, d->line_changes, d->line, 0x80000000u | EISN, 0x8000u | PRIO);
     }
     return 0;
 }
