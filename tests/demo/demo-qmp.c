@@ -109,12 +109,14 @@ static int session(Client *c, QmpMonitor *mon, unsigned virtq_done)
     if (!ret) {
         return 1;
     }
-    JsonObject *v = json_object_get_object_member(json_node_get_object(ret), "qemu");
-    ok = v && json_object_get_int_member(v, "major") == 0 &&
-         json_object_get_int_member(v, "minor") == 1 &&
-         json_object_get_int_member(v, "micro") == 0 &&
-         !strcmp(json_object_get_string_member(json_node_get_object(ret), "package"),
-                 "vmm-demo");
+    JsonObject *r = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    JsonObject *v = r && json_object_has_member(r, "qemu") ?
+        json_object_get_object_member(r, "qemu") : NULL;
+    ok = v && json_object_get_int_member_with_default(v, "major", -1) == 0 &&
+         json_object_get_int_member_with_default(v, "minor", -1) == 1 &&
+         json_object_get_int_member_with_default(v, "micro", -1) == 0 &&
+         !g_strcmp0(json_object_get_string_member_with_default(r, "package", NULL),
+                    "vmm-demo");
     json_node_unref(ret);
     if (!ok) {
         return demo_fail("QMP: query-version did not return 0.1.0 \"vmm-demo\"");
@@ -145,13 +147,16 @@ static int session(Client *c, QmpMonitor *mon, unsigned virtq_done)
     ok = qmp_server_emit_event(c->server, "VIRTQUEUE_DONE", data, NULL);
     json_object_unref(data);
     JsonObject *ev = ok ? receive(c, NULL) : NULL;
-    JsonObject *evdata = ev ? json_object_get_object_member(ev, "data") : NULL;
-    ok = evdata && !strcmp(json_object_get_string_member(ev, "event"), "VIRTQUEUE_DONE") &&
-         json_object_get_int_member(evdata, "completed") == virtq_done;
+    JsonObject *evdata = ev && json_object_has_member(ev, "data") ?
+        json_object_get_object_member(ev, "data") : NULL;
+    ok = evdata &&
+         !g_strcmp0(json_object_get_string_member_with_default(ev, "event", NULL),
+                    "VIRTQUEUE_DONE") &&
+         json_object_get_int_member_with_default(evdata, "completed", -1) == virtq_done;
     if (ok) {
-        printf("client <- event %s, data {\"queue\": \"%s\", \"completed\": %u} (with a "
-               "timestamp)\n", json_object_get_string_member(ev, "event"),
-               json_object_get_string_member(evdata, "queue"), virtq_done);
+        printf("client <- event VIRTQUEUE_DONE, data {\"queue\": \"%s\", \"completed\": %u} "
+               "(with a timestamp)\n",
+               json_object_get_string_member_with_default(evdata, "queue", "?"), virtq_done);
     }
     if (ev) {
         json_object_unref(ev);
