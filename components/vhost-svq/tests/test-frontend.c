@@ -164,6 +164,31 @@ static void pair_free(Pair *p)
     close(p->be);
 }
 
+/* A front-end allowed protocol features @proto (no REPLY_ACK among them)
+ * connected to a back-end that offers them all; the handshake is read.
+ * @sndbuf: the front-end's socket send buffer, 0 for the default. */
+static void pair_proto(Pair *p, uint64_t proto, int sndbuf)
+{
+    GError *err = NULL;
+    int fe;
+    Sent m;
+
+    p->dev = fd_dev(200, proto, 1);
+    pair_sockets(&fe, &p->be);
+    if (sndbuf) {
+        cr_assert_eq(setsockopt(fe, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+    }
+    put_u64(p->be, VHU_REQ_GET_FEATURES, V1 | PROTO_BIT);
+    put_u64(p->be, VHU_REQ_GET_PROTOCOL_FEATURES, VHU_PROTOCOL_FEATURES_SUPPORTED);
+    cr_assert(vhu_attach_fd(p->dev, fe, &err), "%s", err ? err->message : "");
+    take_expect(p->be, VHU_REQ_GET_FEATURES, &m);
+    take_expect(p->be, VHU_REQ_GET_PROTOCOL_FEATURES, &m);
+    take_expect(p->be, VHU_REQ_SET_PROTOCOL_FEATURES, &m);
+    cr_assert_eq(sent_u64(&m), proto);
+    take_expect(p->be, VHU_REQ_SET_OWNER, &m);
+    expect_none(p->be);
+}
+
 /* Guest RAM with a split ring of 64 entries at 0x1000. */
 static VMemMap *small_guest(VqConfig *cfg)
 {
@@ -282,86 +307,64 @@ Test(frontend, handshake_with_protocol_features)
 
 Test(frontend, status_and_reset)
 {
-    const uint64_t proto = (UINT64_C(1) << VHU_PROTOCOL_F_STATUS) |
-                           (UINT64_C(1) << VHU_PROTOCOL_F_RESET_DEVICE);
-    VhuDev *dev = fd_dev(200, proto, 1);
+    Pair p;
     GError *err = NULL;
     uint8_t st = 0;
-    int fe, be;
     Sent m;
 
-    pair_sockets(&fe, &be);
-    put_u64(be, VHU_REQ_GET_FEATURES, V1 | PROTO_BIT);
-    put_u64(be, VHU_REQ_GET_PROTOCOL_FEATURES, VHU_PROTOCOL_FEATURES_SUPPORTED);
-    cr_assert(vhu_attach_fd(dev, fe, &err), "%s", err ? err->message : "");
-    take_expect(be, VHU_REQ_GET_FEATURES, &m);
-    take_expect(be, VHU_REQ_GET_PROTOCOL_FEATURES, &m);
-    take_expect(be, VHU_REQ_SET_PROTOCOL_FEATURES, &m);
-    cr_assert_eq(sent_u64(&m), proto);
-    take_expect(be, VHU_REQ_SET_OWNER, &m);
-    expect_none(be);
+    pair_proto(&p, (UINT64_C(1) << VHU_PROTOCOL_F_STATUS) |
+                   (UINT64_C(1) << VHU_PROTOCOL_F_RESET_DEVICE), 0);
 
     /* SET_STATUS goes out; GET_STATUS reads the byte back. */
-    cr_assert(vhu_set_status(dev, 0x0f, &err), "%s", err ? err->message : "");
-    take_expect(be, VHU_REQ_SET_STATUS, &m);
+    cr_assert(vhu_set_status(p.dev, 0x0f, &err), "%s", err ? err->message : "");
+    take_expect(p.be, VHU_REQ_SET_STATUS, &m);
     cr_assert_eq(sent_u64(&m), 0x0fu);
-    put_u64(be, VHU_REQ_GET_STATUS, 0x0f);
-    cr_assert(vhu_get_status(dev, &st, &err), "%s", err ? err->message : "");
+    put_u64(p.be, VHU_REQ_GET_STATUS, 0x0f);
+    cr_assert(vhu_get_status(p.dev, &st, &err), "%s", err ? err->message : "");
     cr_assert_eq(st, 0x0f);
-    take_expect(be, VHU_REQ_GET_STATUS, &m);
-    cr_assert_not(vhu_get_status(dev, NULL, &err));
+    take_expect(p.be, VHU_REQ_GET_STATUS, &m);
+    cr_assert_not(vhu_get_status(p.dev, NULL, &err));
     cr_assert_eq(err->code, VHU_ERROR_INVALID);
     g_clear_error(&err);
-    expect_none(be);
+    expect_none(p.be);
 
     /* A reset sends RESET_DEVICE and forgets the features: they can be set again. */
-    cr_assert(vhu_set_features(dev, V1, &err), "%s", err ? err->message : "");
-    take_expect(be, VHU_REQ_SET_FEATURES, &m);
-    cr_assert(vhu_reset(dev, &err), "%s", err ? err->message : "");
-    take_expect(be, VHU_REQ_RESET_DEVICE, &m);
+    cr_assert(vhu_set_features(p.dev, V1, &err), "%s", err ? err->message : "");
+    take_expect(p.be, VHU_REQ_SET_FEATURES, &m);
+    cr_assert(vhu_reset(p.dev, &err), "%s", err ? err->message : "");
+    take_expect(p.be, VHU_REQ_RESET_DEVICE, &m);
     cr_assert_eq(m.hdr.size, 0u);
-    cr_assert(vhu_set_features(dev, V1, &err), "%s", err ? err->message : "");
-    take_expect(be, VHU_REQ_SET_FEATURES, &m);
+    cr_assert(vhu_set_features(p.dev, V1, &err), "%s", err ? err->message : "");
+    take_expect(p.be, VHU_REQ_SET_FEATURES, &m);
     cr_assert_not(vhu_reset(NULL, &err));
     cr_assert_eq(err->code, VHU_ERROR_INVALID);
     g_clear_error(&err);
-    expect_none(be);
+    expect_none(p.be);
 
     /* A status that is not a byte is a protocol error: the connection ends. */
-    put_u64(be, VHU_REQ_GET_STATUS, 0x100);
+    put_u64(p.be, VHU_REQ_GET_STATUS, 0x100);
     st = 0x5a;
-    cr_assert_not(vhu_get_status(dev, &st, &err));
+    cr_assert_not(vhu_get_status(p.dev, &st, &err));
     cr_assert_eq(err->code, VHU_ERROR_PROTOCOL, "%s", err->message);
     cr_assert(strstr(err->message, "GET_STATUS: 0x100 is not a byte"), "%s", err->message);
     g_clear_error(&err);
     cr_assert_eq(st, 0x5a, "nothing stored on error");
-    cr_assert_not(vhu_is_up(dev));
-    cr_assert_not(vhu_set_status(dev, 1, &err));
+    cr_assert_not(vhu_is_up(p.dev));
+    cr_assert_not(vhu_set_status(p.dev, 1, &err));
     g_clear_error(&err);
-    vhu_free(dev);
-    close(be);
+    pair_free(&p);
 }
 
 Test(frontend, backend_that_does_not_read)
 {
-    VhuDev *dev = fd_dev(200, UINT64_C(1) << VHU_PROTOCOL_F_STATUS, 1);
+    Pair p;
     GError *err = NULL;
-    int fe, be, small = 4096;
     unsigned sent = 0;
-    Sent m;
 
-    pair_sockets(&fe, &be);
-    cr_assert_eq(setsockopt(fe, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-    put_u64(be, VHU_REQ_GET_FEATURES, V1 | PROTO_BIT);
-    put_u64(be, VHU_REQ_GET_PROTOCOL_FEATURES, VHU_PROTOCOL_FEATURES_SUPPORTED);
-    cr_assert(vhu_attach_fd(dev, fe, &err), "%s", err ? err->message : "");
-    take_expect(be, VHU_REQ_GET_FEATURES, &m);
-    take_expect(be, VHU_REQ_GET_PROTOCOL_FEATURES, &m);
-    take_expect(be, VHU_REQ_SET_PROTOCOL_FEATURES, &m);
-    take_expect(be, VHU_REQ_SET_OWNER, &m);
+    pair_proto(&p, UINT64_C(1) << VHU_PROTOCOL_F_STATUS, 4096);
     /* Requests that need no reply, until the socket is full: the send
      * waits for the reply timeout, then gives up and the link goes down. */
-    while (sent < 100000 && vhu_set_status(dev, (uint8_t)sent, &err)) {
+    while (sent < 100000 && vhu_set_status(p.dev, (uint8_t)sent, &err)) {
         sent++;
     }
     cr_assert_not_null(err, "%u requests sent to a back-end that reads none", sent);
@@ -370,9 +373,8 @@ Test(frontend, backend_that_does_not_read)
     cr_assert(strstr(err->message, "SET_STATUS: back-end does not read its socket (200 ms)"),
               "%s", err->message);
     g_clear_error(&err);
-    cr_assert_not(vhu_is_up(dev));
-    vhu_free(dev);
-    close(be);
+    cr_assert_not(vhu_is_up(p.dev));
+    pair_free(&p);
 }
 
 Test(frontend, protocol_features_limited_by_options)
