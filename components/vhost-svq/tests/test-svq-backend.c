@@ -252,6 +252,26 @@ static unsigned mini_collect(Mini *m, uint64_t status_off)
     return n;
 }
 
+/* @n reads of blocks 0..n-1 into slots 0..n-1, and a kick. */
+static void submit_reads(Mini *m, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_eq(tg_submit(m->f->g, i, T_BLK_T_IN, i, i), 0);
+    }
+    m->inflight += n;
+    cr_assert_eq(tg_kick(m->f->g), 0);
+}
+
+/* submit_reads(), then the loop runs until every one is completed. */
+static void run_reads(Mini *m, unsigned n)
+{
+    submit_reads(m, n);
+    while (m->inflight) {
+        pump(m);
+        mini_collect(m, 16);
+    }
+}
+
 /* An SvqDev on ring 0 of @f, started; @tune (may be NULL) adjusts the
  * options first. */
 static SvqDev *mini_svq_with(Fixture *f, bool enabled, void (*tune)(SvqOptions *o))
@@ -604,11 +624,7 @@ Test(svq_backend, no_leaks_across_cycles)
         m.svq = mini_svq(&f, cycle % 2);
         for (unsigned t = 0; t < 6; t++) {
             /* Requests in flight across each switch. */
-            for (unsigned i = 0; i < 4; i++) {
-                cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
-            }
-            m.inflight += 4;
-            cr_assert_eq(tg_kick(f.g), 0);
+            submit_reads(&m, 4);
             if (svq_is_enabled(m.svq)) {
                 cr_assert(svq_disable(m.svq, &err), "%s", err ? err->message : "");
             } else {
@@ -795,11 +811,7 @@ Test(svq_backend, gsource)
     for (unsigned round = 0; round < 20; round++) {
         int64_t deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
 
-        for (unsigned i = 0; i < 8; i++) {
-            cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
-        }
-        m.inflight += 8;
-        cr_assert_eq(tg_kick(f.g), 0);
+        submit_reads(&m, 8);
         while (m.inflight) {
             cr_assert(g_get_monotonic_time() < deadline, "GSource: no progress");
             g_main_context_iteration(ctx, TRUE);
@@ -873,15 +885,7 @@ Test(svq_backend, hostile_used_entry_breaks_queue)
     m.svq = mini_svq(&f, true);
     svq_set_error_func(m.svq, count_broken, NULL);
     /* Some honest traffic first. */
-    for (unsigned i = 0; i < 4; i++) {
-        cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
-    }
-    m.inflight = 4;
-    cr_assert_eq(tg_kick(f.g), 0);
-    while (m.inflight) {
-        pump(&m);
-        mini_collect(&m, 16);
-    }
+    run_reads(&m, 4);
     /* The back-end freezes; "it" then writes a used entry for an id it was
      * never given, and calls. */
     t_freeze(f.pid);
@@ -932,20 +936,6 @@ static void note_error(SvqDev *svq, unsigned index, const GError *error, void *o
     remap_errors++;
 }
 
-/* Four reads through the shadowed ring, all completed. */
-static void four_reads(Mini *m)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        cr_assert_eq(tg_submit(m->f->g, i, T_BLK_T_IN, i, i), 0);
-    }
-    m->inflight = 4;
-    cr_assert_eq(tg_kick(m->f->g), 0);
-    while (m->inflight) {
-        pump(m);
-        mini_collect(m, 16);
-    }
-}
-
 Test(svq_backend, remap_after_layout_change)
 {
     const uint64_t hotplug_gpa = UINT64_C(1) << 40;
@@ -959,17 +949,17 @@ Test(svq_backend, remap_after_layout_change)
     m.svq = mini_svq(&f, true);
     svq_set_error_func(m.svq, note_error, NULL);
     svq_remap(NULL); /* ignored */
-    four_reads(&m);
+    run_reads(&m, 4);
 
     /* Memory hot-plugged and unplugged: the relay follows, nothing breaks. */
     cr_assert_eq(vmem_map_add_memfd(f.g->map, hotplug_gpa, 1 << 20, "hotplug", 0), 0);
     cr_assert(vhu_set_mem_table(f.dev, f.g->map, &err), "%s", err ? err->message : "");
     svq_remap(m.svq);
-    four_reads(&m);
+    run_reads(&m, 4);
     cr_assert_eq(vmem_map_remove(f.g->map, hotplug_gpa), 0);
     cr_assert(vhu_set_mem_table(f.dev, f.g->map, &err), "%s", err ? err->message : "");
     svq_remap(m.svq);
-    four_reads(&m);
+    run_reads(&m, 4);
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.completed, 12);
     cr_assert_eq(remap_errors, 0, "%s", remap_error);
@@ -1016,11 +1006,7 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     cr_assert(svq_queue_start(m.svq, 0, &f.g->cfg, NULL, f.g->kick_fd, f.g->call_fd, &err));
     /* Freeze the back-end with 8 requests in the shadow ring. */
     t_freeze(f.pid);
-    for (unsigned i = 0; i < 8; i++) {
-        cr_assert_eq(tg_submit(f.g, i, T_BLK_T_IN, i, i), 0);
-    }
-    m.inflight = 8;
-    cr_assert_eq(tg_kick(f.g), 0);
+    submit_reads(&m, 8);
     svq_queue_poll(m.svq, 0);
     cr_assert(!svq_disable(m.svq, &err), "switched off with a frozen back-end");
     cr_assert(g_str_has_prefix(err->message, "Can't disable shadow vq on vub0: "), "%s",
@@ -1049,15 +1035,6 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
 
 /* ------------------------------------------------------------------------ */
 /* Hand-back through the whole path                                          */
-
-static void submit_reads(Mini *m, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        cr_assert_eq(tg_submit(m->f->g, i, T_BLK_T_IN, i, i), 0);
-    }
-    m->inflight += n;
-    cr_assert_eq(tg_kick(m->f->g), 0);
-}
 
 Test(svq_backend, hand_back_of_untaken_chains)
 {
