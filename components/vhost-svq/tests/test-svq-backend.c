@@ -252,6 +252,15 @@ static unsigned mini_collect(Mini *m, uint64_t status_off)
     return n;
 }
 
+/* Runs the loop until every request in flight is completed and checked. */
+static void mini_drain(Mini *m, uint64_t status_off)
+{
+    while (m->inflight) {
+        pump(m);
+        mini_collect(m, status_off);
+    }
+}
+
 /* @n reads of blocks 0..n-1 into slots 0..n-1, and a kick. */
 static void submit_reads(Mini *m, unsigned n)
 {
@@ -266,10 +275,7 @@ static void submit_reads(Mini *m, unsigned n)
 static void run_reads(Mini *m, unsigned n)
 {
     submit_reads(m, n);
-    while (m->inflight) {
-        pump(m);
-        mini_collect(m, 16);
-    }
+    mini_drain(m, 16);
 }
 
 /* An SvqDev on ring 0 of @f, started; @tune (may be NULL) adjusts the
@@ -339,10 +345,7 @@ static uint64_t dirty_round(Mini *m)
     }
     m->inflight += 16;
     cr_assert_eq(tg_kick(g), 0);
-    while (m->inflight) {
-        pump(m);
-        mini_collect(m, P_STATUS);
-    }
+    mini_drain(m, P_STATUS);
     cr_assert_eq(vmem_dirty_get_and_clear(g->map, tg_slot_gpa(g, 0), 64, &bitmap), 0);
     return bitmap;
 }
@@ -630,10 +633,7 @@ Test(svq_backend, no_leaks_across_cycles)
             } else {
                 cr_assert(svq_enable(m.svq, &err), "%s", err ? err->message : "");
             }
-            while (m.inflight) {
-                pump(&m);
-                mini_collect(&m, 16);
-            }
+            mini_drain(&m, 16);
         }
         cr_assert(svq_queue_stop(m.svq, 0, &st, &err), "%s", err ? err->message : "");
         cr_assert_eq(st.next_avail, (uint16_t)(m.done), "state after stop: %u, %llu done",
@@ -1012,10 +1012,7 @@ Test(svq_backend, switch_rolls_back_when_backend_hangs)
     t_dev_poll_until(f.dev, t_dev_is_down, f.dev, TIMEOUT_MS, "link down");
     f.pid = t_spawn_backend(f.sock, f.image, true, NULL);
     t_dev_poll_until(f.dev, t_dev_is_up, f.dev, TIMEOUT_MS, "link up again");
-    while (m.inflight) {
-        pump(&m);
-        mini_collect(&m, 16);
-    }
+    mini_drain(&m, 16);
     cr_assert_eq(m.done, 8);
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.completed, 8);
@@ -1051,10 +1048,7 @@ Test(svq_backend, hand_back_of_untaken_chains)
     cr_assert_eq(m.done, 0);
     /* The back-end, enabled again, takes them from the guest ring, once. */
     cr_assert(vhu_vring_enable(f.dev, 0, true, &err));
-    while (m.inflight) {
-        pump(&m);
-        mini_collect(&m, 16);
-    }
+    mini_drain(&m, 16);
     cr_assert_eq(m.done, 8);
 
     /* On, with untaken chains in the guest ring: the relay takes them. */
@@ -1064,10 +1058,7 @@ Test(svq_backend, hand_back_of_untaken_chains)
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.forwarded, 16, "8 handed back before, 8 now");
     cr_assert(vhu_vring_enable(f.dev, 0, true, &err));
-    while (m.inflight) {
-        pump(&m);
-        mini_collect(&m, 16);
-    }
+    mini_drain(&m, 16);
     cr_assert_eq(m.done, 16);
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.completed, 8);
@@ -1108,10 +1099,7 @@ Test(svq_backend, quiet_zero_waits_for_every_request)
     svq_queue_get_stats(m.svq, 0, &st);
     cr_assert_eq(st.handed_back, 8);
     cr_assert(vhu_vring_enable(f.dev, 0, true, &err));
-    while (m.inflight) {
-        pump(&m);
-        mini_collect(&m, 16);
-    }
+    mini_drain(&m, 16);
     cr_assert_eq(m.done, 8);
     svq_free(m.svq);
     t_fx_fini(&f);
@@ -1183,10 +1171,7 @@ Test(svq_backend, vmm_calls_in)
     /* Back to the eventfd. */
     svq_set_notify_func(m.svq, NULL, NULL);
     submit_reads(&m, 4);
-    while (m.inflight) {
-        pump(&m);
-        mini_collect(&m, 16);
-    }
+    mini_drain(&m, 16);
     svq_free(m.svq);
     t_fx_fini(&f);
 }
