@@ -39,32 +39,35 @@ static const CrShimSuite *find_suite(const char *name)
     return NULL;
 }
 
-void cr_shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
+/* "@prefix<message>\n" on stderr when @fmt is not empty. */
+static void print_message(const char *prefix, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "[----] %s:%d: Assertion failed: %s\n", file, line, expr);
     if (fmt && *fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("[----]   ", stderr);
+        fputs(prefix, stderr);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
-        va_end(ap);
     }
     fflush(stderr);
+}
+
+void cr_shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "[----] %s:%d: Assertion failed: %s\n", file, line, expr);
+    va_start(ap, fmt);
+    print_message("[----]   ", fmt, ap);
+    va_end(ap);
     _exit(1);
 }
 
 void cr_shim_skip(const char *fmt, ...)
 {
-    if (fmt && *fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("[SKIP] ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-    }
-    fflush(stderr);
+    va_list ap;
+
+    va_start(ap, fmt);
+    print_message("[SKIP] ", fmt, ap);
+    va_end(ap);
     _exit(77);
 }
 
