@@ -32,10 +32,6 @@ static inline uint32_t ld_le32(const void *p)
 {
     return le32toh(__atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED));
 }
-static inline uint32_t ld_le32_acquire(const void *p)
-{
-    return le32toh(__atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE));
-}
 static inline uint64_t ld_le64(const void *p)
 {
     return le64toh(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
@@ -52,10 +48,6 @@ static inline void st_le32(void *p, uint32_t v)
 {
     __atomic_store_n((uint32_t *)p, htole32(v), __ATOMIC_RELAXED);
 }
-static inline void st_le32_release(void *p, uint32_t v)
-{
-    __atomic_store_n((uint32_t *)p, htole32(v), __ATOMIC_RELEASE);
-}
 static inline void st_le64(void *p, uint64_t v)
 {
     __atomic_store_n((uint64_t *)p, htole64(v), __ATOMIC_RELAXED);
@@ -65,10 +57,6 @@ static inline void st_le64(void *p, uint64_t v)
 static inline void full_fence(void)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-static inline void release_fence(void)
-{
-    __atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 /* A descriptor as read from memory, both layouts (next_or_id is next for
